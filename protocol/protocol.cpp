@@ -1,0 +1,249 @@
+#include "protocol.h"
+
+#include <cstring>
+
+namespace p2pcall::protocol {
+
+namespace {
+
+struct NodeUnref {
+  void operator() (JsonNode *n) const { json_node_unref (n); }
+};
+using JsonNodePtr = std::unique_ptr<JsonNode, NodeUnref>;
+
+const char *const kClientTypes[] = {
+  kJoinRoom, kLeaveRoom, kOffer, kAnswer, kIceCandidate, kPeerState,
+};
+
+bool
+has_string (JsonObject *obj, const char *member)
+{
+  return get_string (obj, member) != nullptr;
+}
+
+bool
+description_is_valid (JsonObject *msg, const char *member)
+{
+  JsonObject *desc = get_object (msg, member);
+  return desc != nullptr && has_string (desc, "sdp");
+}
+
+}  // namespace
+
+bool
+is_valid_room_id (std::string_view room)
+{
+  if (room.empty () || room.size () > kMaxRoomIdLength)
+    return false;
+  for (char c : room) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+std::string
+clamp_name (std::string_view name)
+{
+  if (!g_utf8_validate (name.data (), name.size (), nullptr))
+    return {};
+  const char *start = name.data ();
+  const char *p = start;
+  const char *end = start + name.size ();
+  for (std::size_t n = 0; p < end && n < kMaxNameLength; n++)
+    p = g_utf8_next_char (p);
+  return std::string (start, p - start);
+}
+
+bool
+is_client_type (std::string_view type)
+{
+  for (const char *t : kClientTypes)
+    if (type == t)
+      return true;
+  return false;
+}
+
+const char *
+get_string (JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, member) : nullptr;
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return nullptr;
+  return json_node_get_string (node);
+}
+
+JsonObject *
+get_object (JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, member) : nullptr;
+  if (!node || !JSON_NODE_HOLDS_OBJECT (node))
+    return nullptr;
+  return json_node_get_object (node);
+}
+
+JsonObjectPtr
+parse_message (std::string_view text, ParseError &error)
+{
+  error = ParseError ();
+  error.code = kErrBadMessage;
+
+  if (!g_utf8_validate (text.data (), text.size (), nullptr)) {
+    error.message = "message is not valid UTF-8";
+    return nullptr;
+  }
+
+  g_autoptr (GError) err = nullptr;
+  JsonNodePtr root (json_from_string (std::string (text).c_str (), &err));
+  if (!root) {
+    error.message = std::string ("message is not JSON: ") +
+        (err ? err->message : "empty");
+    return nullptr;
+  }
+  if (!JSON_NODE_HOLDS_OBJECT (root.get ())) {
+    error.message = "message is not a JSON object";
+    return nullptr;
+  }
+
+  JsonObject *obj = json_node_get_object (root.get ());
+  const char *type = get_string (obj, "type");
+  if (!type) {
+    error.message = "message has no string \"type\"";
+    return nullptr;
+  }
+
+  error = ParseError ();
+  return JsonObjectPtr (json_object_ref (obj));
+}
+
+const char *
+check_client_message (const char *type, JsonObject *msg)
+{
+  if (strcmp (type, kJoinRoom) == 0) {
+    if (!has_string (msg, "roomId"))
+      return "join-room needs a string \"roomId\"";
+    if (json_object_has_member (msg, "name") && !has_string (msg, "name")
+        && !json_object_get_null_member (msg, "name"))
+      return "\"name\" must be a string";
+    if (json_object_has_member (msg, "token") && !has_string (msg, "token")
+        && !json_object_get_null_member (msg, "token"))
+      return "\"token\" must be a string";
+    return nullptr;
+  }
+  if (strcmp (type, kOffer) == 0 || strcmp (type, kAnswer) == 0) {
+    if (!description_is_valid (msg, type))
+      return strcmp (type, kOffer) == 0 ?
+          "offer needs an object \"offer\" with a string \"sdp\"" :
+          "answer needs an object \"answer\" with a string \"sdp\"";
+  } else if (strcmp (type, kIceCandidate) == 0) {
+    JsonNode *c = json_object_get_member (msg, "candidate");
+    if (!c || !(JSON_NODE_HOLDS_OBJECT (c) || JSON_NODE_HOLDS_NULL (c)))
+      return "ice-candidate needs an object (or null) \"candidate\"";
+  } else if (strcmp (type, kPeerState) == 0) {
+    if (!get_object (msg, "state"))
+      return "peer-state needs an object \"state\"";
+  }
+  if (json_object_has_member (msg, "to") && !has_string (msg, "to"))
+    return "\"to\" must be a peer id string";
+  return nullptr;
+}
+
+std::string
+to_json (JsonObject *obj)
+{
+  JsonNodePtr node (json_node_alloc ());
+  json_node_init_object (node.get (), obj);
+  g_autofree char *text = json_to_string (node.get (), FALSE);
+  return text;
+}
+
+JsonObjectPtr
+new_message (const char *type)
+{
+  JsonObjectPtr msg (json_object_new ());
+  json_object_set_string_member (msg.get (), "type", type);
+  return msg;
+}
+
+std::string
+build_error (const char *code, std::string_view message, std::string_view type)
+{
+  JsonObjectPtr msg = new_message (kError);
+  json_object_set_string_member (msg.get (), "code", code);
+  json_object_set_string_member (msg.get (), "message",
+      std::string (message).c_str ());
+  if (!type.empty ())
+    json_object_set_string_member (msg.get (), "type",
+        std::string (type).c_str ());
+  return to_json (msg.get ());
+}
+
+std::string
+build_join (std::string_view room, std::string_view name,
+    std::string_view token)
+{
+  JsonObjectPtr msg = new_message (kJoinRoom);
+  json_object_set_string_member (msg.get (), "roomId",
+      std::string (room).c_str ());
+  if (!name.empty ())
+    json_object_set_string_member (msg.get (), "name",
+        std::string (name).c_str ());
+  if (!token.empty ())
+    json_object_set_string_member (msg.get (), "token",
+        std::string (token).c_str ());
+  return to_json (msg.get ());
+}
+
+std::string
+build_leave ()
+{
+  return to_json (new_message (kLeaveRoom).get ());
+}
+
+std::string
+build_description (const char *kind, std::string_view sdp, std::string_view to)
+{
+  JsonObjectPtr msg = new_message (kind);
+  JsonObject *desc = json_object_new ();
+  json_object_set_string_member (desc, "type", kind);
+  json_object_set_string_member (desc, "sdp", std::string (sdp).c_str ());
+  json_object_set_object_member (msg.get (), kind, desc);
+  if (!to.empty ())
+    json_object_set_string_member (msg.get (), "to", std::string (to).c_str ());
+  return to_json (msg.get ());
+}
+
+std::string
+build_candidate (unsigned mline_index, std::string_view mid,
+    std::string_view candidate, std::string_view to)
+{
+  JsonObjectPtr msg = new_message (kIceCandidate);
+  JsonObject *cand = json_object_new ();
+  json_object_set_string_member (cand, "candidate",
+      std::string (candidate).c_str ());
+  if (!mid.empty ())
+    json_object_set_string_member (cand, "sdpMid", std::string (mid).c_str ());
+  json_object_set_int_member (cand, "sdpMLineIndex", mline_index);
+  json_object_set_object_member (msg.get (), "candidate", cand);
+  if (!to.empty ())
+    json_object_set_string_member (msg.get (), "to", std::string (to).c_str ());
+  return to_json (msg.get ());
+}
+
+std::string
+build_peer_state (bool audio, bool video, std::string_view name)
+{
+  JsonObjectPtr msg = new_message (kPeerState);
+  JsonObject *state = json_object_new ();
+  json_object_set_boolean_member (state, "audio", audio);
+  json_object_set_boolean_member (state, "video", video);
+  json_object_set_boolean_member (state, "screen", FALSE);
+  json_object_set_string_member (state, "name", std::string (name).c_str ());
+  json_object_set_object_member (msg.get (), "state", state);
+  return to_json (msg.get ());
+}
+
+}  // namespace p2pcall::protocol
