@@ -1,0 +1,297 @@
+#include "room_registry.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace p2pcall::server {
+
+namespace proto = p2pcall::protocol;
+
+namespace {
+
+void
+send_error (std::vector<Outgoing> &out, ConnectionId to, const char *code,
+    std::string_view message, std::string_view type = {})
+{
+  out.push_back ({to, proto::build_error (code, message, type)});
+}
+
+}  // namespace
+
+RoomRegistry::RoomRegistry (RegistryConfig config)
+  : config_ (std::move (config))
+{
+  g_autoptr (GError) err = nullptr;
+  ice_servers_ = json_from_string (config_.ice_servers_json.c_str (), &err);
+  if (!ice_servers_ || !JSON_NODE_HOLDS_ARRAY (ice_servers_)) {
+    g_warning ("ice servers are not a JSON array, advertising none");
+    if (ice_servers_)
+      json_node_unref (ice_servers_);
+    ice_servers_ = json_node_init_array (json_node_alloc (), nullptr);
+    json_node_take_array (ice_servers_, json_array_new ());
+  }
+}
+
+RoomRegistry::~RoomRegistry ()
+{
+  json_node_unref (ice_servers_);
+}
+
+std::string
+RoomRegistry::peer_id (ConnectionId conn) const
+{
+  auto it = members_.find (conn);
+  return it == members_.end () ? std::string () : it->second.id;
+}
+
+std::string
+RoomRegistry::new_peer_id () const
+{
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string id;
+  do {
+    id.clear ();
+    for (std::size_t i = 0; i < proto::kPeerIdLength; i++)
+      id += alphabet[g_random_int_range (0, sizeof (alphabet) - 1)];
+  } while (by_peer_id_.count (id));
+  return id;
+}
+
+JsonArray *
+RoomRegistry::room_users (const std::string &room) const
+{
+  JsonArray *users = json_array_new ();
+  auto it = rooms_.find (room);
+  if (it != rooms_.end ())
+    for (ConnectionId c : it->second)
+      json_array_add_string_element (users, members_.at (c).id.c_str ());
+  return users;
+}
+
+void
+RoomRegistry::handle_binary (ConnectionId conn, std::vector<Outgoing> &out)
+{
+  send_error (out, conn, proto::kErrBadMessage,
+      "binary frames are not part of the protocol; send JSON text");
+}
+
+void
+RoomRegistry::handle_text (ConnectionId conn, std::string_view text,
+    std::vector<Outgoing> &out)
+{
+  proto::ParseError perr;
+  proto::JsonObjectPtr msg = proto::parse_message (text, perr);
+  if (!msg) {
+    send_error (out, conn, perr.code, perr.message);
+    return;
+  }
+
+  const char *type = proto::get_string (msg.get (), "type");
+  if (!proto::is_client_type (type)) {
+    send_error (out, conn, proto::kErrUnknownType,
+        std::string ("unknown message type \"") + type + "\"", type);
+    return;
+  }
+  if (const char *problem = proto::check_client_message (type, msg.get ())) {
+    send_error (out, conn, proto::kErrBadMessage, problem, type);
+    return;
+  }
+
+  if (strcmp (type, proto::kJoinRoom) == 0) {
+    join (conn, msg.get (), out);
+    return;
+  }
+  if (!members_.count (conn)) {
+    send_error (out, conn, proto::kErrNotInRoom,
+        std::string (type) + " before join-room: join a room first", type);
+    return;
+  }
+  if (strcmp (type, proto::kLeaveRoom) == 0)
+    leave (conn, true, out);
+  else if (strcmp (type, proto::kPeerState) == 0)
+    update_state (conn, msg.get (), out);
+  else
+    relay (conn, type, msg.get (), out);
+}
+
+void
+RoomRegistry::join (ConnectionId conn, JsonObject *msg,
+    std::vector<Outgoing> &out)
+{
+  if (members_.count (conn)) {
+    send_error (out, conn, proto::kErrAlreadyInRoom,
+        "already in room \"" + members_.at (conn).room +
+        "\": send leave-room first", proto::kJoinRoom);
+    return;
+  }
+
+  std::string room = proto::get_string (msg, "roomId");
+  if (!proto::is_valid_room_id (room)) {
+    send_error (out, conn, proto::kErrBadRoom,
+        "room id must be 1 to 64 characters of A-Z a-z 0-9 _ . -",
+        proto::kJoinRoom);
+    return;
+  }
+
+  const char *name_in = proto::get_string (msg, "name");
+  std::string name = proto::clamp_name (name_in ? name_in : "");
+  if (config_.authorize) {
+    const char *refusal =
+        config_.authorize (room, proto::get_string (msg, "token"), name);
+    if (refusal) {
+      g_message ("refused join room=%s: %s", room.c_str (), refusal);
+      send_error (out, conn, proto::kErrUnauthorized, refusal,
+          proto::kJoinRoom);
+      return;
+    }
+  }
+
+  auto existing = rooms_.find (room);
+  std::size_t size = existing == rooms_.end () ? 0 : existing->second.size ();
+  if (size >= config_.max_room_size) {
+    send_error (out, conn, proto::kErrRoomFull,
+        "room \"" + room + "\" is full (" +
+        std::to_string (config_.max_room_size) + " members)",
+        proto::kJoinRoom);
+    return;
+  }
+  if (size == 0 && rooms_.size () >= config_.max_rooms) {
+    send_error (out, conn, proto::kErrRoomFull,
+        "this server holds its maximum number of rooms", proto::kJoinRoom);
+    return;
+  }
+
+  std::string id = new_peer_id ();
+  std::vector<ConnectionId> &members = rooms_[room];
+  std::vector<ConnectionId> others = members;
+  members.push_back (conn);
+  members_[conn] = Member { id, room, name, nullptr };
+  by_peer_id_[id] = conn;
+
+  proto::JsonObjectPtr joined = proto::new_message (proto::kJoined);
+  json_object_set_string_member (joined.get (), "id", id.c_str ());
+  json_object_set_string_member (joined.get (), "roomId", room.c_str ());
+  json_object_set_array_member (joined.get (), "roomUsers", room_users (room));
+  JsonArray *peers = json_array_new ();
+  for (ConnectionId c : others) {
+    const Member &m = members_.at (c);
+    JsonObject *peer = json_object_new ();
+    json_object_set_string_member (peer, "id", m.id.c_str ());
+    json_object_set_string_member (peer, "name", m.name.c_str ());
+    if (m.state)
+      json_object_set_object_member (peer, "state",
+          json_object_ref (m.state.get ()));
+    else
+      json_object_set_null_member (peer, "state");
+    json_array_add_object_element (peers, peer);
+  }
+  json_object_set_array_member (joined.get (), "peers", peers);
+  json_object_set_member (joined.get (), "iceServers",
+      json_node_copy (ice_servers_));
+  json_object_set_int_member (joined.get (), "maxRoomSize",
+      config_.max_room_size);
+  out.push_back ({conn, proto::to_json (joined.get ())});
+
+  proto::JsonObjectPtr announce = proto::new_message (proto::kUserJoined);
+  json_object_set_string_member (announce.get (), "from", id.c_str ());
+  json_object_set_string_member (announce.get (), "name", name.c_str ());
+  json_object_set_array_member (announce.get (), "roomUsers",
+      room_users (room));
+  std::string text = proto::to_json (announce.get ());
+  for (ConnectionId c : others)
+    out.push_back ({c, text});
+
+  g_message ("join room=%s peer=%s members=%zu", room.c_str (), id.c_str (),
+      members.size ());
+}
+
+void
+RoomRegistry::leave (ConnectionId conn, bool reply, std::vector<Outgoing> &out)
+{
+  auto it = members_.find (conn);
+  if (it == members_.end ())
+    return;
+  Member member = std::move (it->second);
+  members_.erase (it);
+  by_peer_id_.erase (member.id);
+
+  std::vector<ConnectionId> &members = rooms_[member.room];
+  members.erase (std::remove (members.begin (), members.end (), conn),
+      members.end ());
+
+  if (reply) {
+    proto::JsonObjectPtr left = proto::new_message (proto::kLeft);
+    json_object_set_string_member (left.get (), "roomId", member.room.c_str ());
+    out.push_back ({conn, proto::to_json (left.get ())});
+  }
+
+  proto::JsonObjectPtr gone = proto::new_message (proto::kUserDisconnected);
+  json_object_set_string_member (gone.get (), "from", member.id.c_str ());
+  json_object_set_array_member (gone.get (), "roomUsers",
+      room_users (member.room));
+  std::string text = proto::to_json (gone.get ());
+  for (ConnectionId c : members)
+    out.push_back ({c, text});
+
+  g_message ("leave room=%s peer=%s members=%zu", member.room.c_str (),
+      member.id.c_str (), members.size ());
+  if (members.empty ())
+    rooms_.erase (member.room);
+}
+
+void
+RoomRegistry::disconnect (ConnectionId conn, std::vector<Outgoing> &out)
+{
+  leave (conn, false, out);
+}
+
+void
+RoomRegistry::relay (ConnectionId conn, const char *type, JsonObject *msg,
+    std::vector<Outgoing> &out)
+{
+  const Member &sender = members_.at (conn);
+  json_object_set_string_member (msg, "from", sender.id.c_str ());
+
+  if (const char *to = proto::get_string (msg, "to")) {
+    auto target = by_peer_id_.find (to);
+    if (target == by_peer_id_.end () || target->first == sender.id ||
+        members_.at (target->second).room != sender.room) {
+      send_error (out, conn, proto::kErrUnknownPeer,
+          std::string ("no peer \"") + to + "\" in room \"" + sender.room +
+          "\"", type);
+      return;
+    }
+    out.push_back ({target->second, proto::to_json (msg)});
+    return;
+  }
+
+  std::string text = proto::to_json (msg);
+  for (ConnectionId c : rooms_.at (sender.room))
+    if (c != conn)
+      out.push_back ({c, text});
+}
+
+void
+RoomRegistry::update_state (ConnectionId conn, JsonObject *msg,
+    std::vector<Outgoing> &out)
+{
+  Member &sender = members_.at (conn);
+  JsonObject *state = proto::get_object (msg, "state");
+  // A name set here is cut to the same length as one given at join.
+  if (const char *name = proto::get_string (state, "name")) {
+    sender.name = proto::clamp_name (name);
+    json_object_set_string_member (state, "name", sender.name.c_str ());
+  }
+  sender.state.reset (json_object_ref (state));
+
+  proto::JsonObjectPtr relayed = proto::new_message (proto::kPeerState);
+  json_object_set_string_member (relayed.get (), "from", sender.id.c_str ());
+  json_object_set_object_member (relayed.get (), "state",
+      json_object_ref (state));
+  std::string text = proto::to_json (relayed.get ());
+  for (ConnectionId c : rooms_.at (sender.room))
+    if (c != conn)
+      out.push_back ({c, text});
+}
+
+}  // namespace p2pcall::server

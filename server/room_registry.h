@@ -1,0 +1,84 @@
+// Rooms and their members: the whole message handling of p2pcall-server,
+// with no sockets in it. SignallingServer feeds it frames and sends what it
+// returns, so the logic can be unit-tested and fuzzed on its own.
+#pragma once
+
+#include "protocol.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace p2pcall::server {
+
+using ConnectionId = std::uint64_t;
+
+struct Outgoing {
+  ConnectionId to;
+  std::string text;
+};
+
+// Limits with their one definition; main.cpp exposes them as options.
+inline constexpr std::size_t kDefaultMaxRoomSize = 8;
+inline constexpr std::size_t kDefaultMaxRooms = 10000;
+
+struct RegistryConfig {
+  std::size_t max_room_size = kDefaultMaxRoomSize;
+  std::size_t max_rooms = kDefaultMaxRooms;
+  // The `iceServers` array every joiner gets, as a JSON array text.
+  std::string ice_servers_json = "[]";
+  // Decides whether a join may go ahead. Returns nullptr to allow it, else
+  // the refusal message (code `unauthorized`); may replace the name.
+  std::function<const char *(const std::string & room, const char *token,
+      std::string & name)> authorize;
+};
+
+class RoomRegistry {
+public:
+  explicit RoomRegistry (RegistryConfig config);
+  ~RoomRegistry ();
+  RoomRegistry (const RoomRegistry &) = delete;
+  RoomRegistry & operator= (const RoomRegistry &) = delete;
+
+  // One text frame from @conn; appends what to send to @out.
+  void handle_text (ConnectionId conn, std::string_view text,
+      std::vector<Outgoing> & out);
+  // A binary frame from @conn (refused).
+  void handle_binary (ConnectionId conn, std::vector<Outgoing> & out);
+  // @conn closed or stopped answering: it leaves its room. Safe to repeat.
+  void disconnect (ConnectionId conn, std::vector<Outgoing> & out);
+
+  std::size_t room_count () const { return rooms_.size (); }
+  std::size_t member_count () const { return members_.size (); }
+  // The peer id of @conn, empty when it is in no room.
+  std::string peer_id (ConnectionId conn) const;
+
+private:
+  struct Member {
+    std::string id;
+    std::string room;
+    std::string name;
+    protocol::JsonObjectPtr state;    // last peer-state, may be null
+  };
+
+  void join (ConnectionId conn, JsonObject * msg, std::vector<Outgoing> & out);
+  void leave (ConnectionId conn, bool reply, std::vector<Outgoing> & out);
+  void relay (ConnectionId conn, const char *type, JsonObject * msg,
+      std::vector<Outgoing> & out);
+  void update_state (ConnectionId conn, JsonObject * msg,
+      std::vector<Outgoing> & out);
+  std::string new_peer_id () const;
+  JsonArray *room_users (const std::string & room) const;
+
+  RegistryConfig config_;
+  JsonNode *ice_servers_ = nullptr;
+  // Connections that are in a room, and the rooms' members in join order.
+  std::unordered_map<ConnectionId, Member> members_;
+  std::unordered_map<std::string, std::vector<ConnectionId>> rooms_;
+  std::unordered_map<std::string, ConnectionId> by_peer_id_;
+};
+
+}  // namespace p2pcall::server

@@ -1,0 +1,273 @@
+#include "signalling_server.h"
+
+#include <cstring>
+
+namespace p2pcall::server {
+
+struct SignallingServer::Connection {
+  SignallingServer *server;
+  ConnectionId id;
+  SoupWebsocketConnection *ws;
+  std::string remote;
+  gint64 last_seen_us;
+  bool dead = false;
+
+  Connection (SignallingServer *s, ConnectionId i,
+      SoupWebsocketConnection *w, std::string r)
+    : server (s), id (i), ws (SOUP_WEBSOCKET_CONNECTION (g_object_ref (w))),
+      remote (std::move (r)), last_seen_us (g_get_monotonic_time ()) {}
+
+  ~Connection ()
+  {
+    g_signal_handlers_disconnect_by_data (ws, this);
+    g_object_unref (ws);
+  }
+};
+
+SignallingServer::SignallingServer (ServerOptions options)
+  : options_ (std::move (options)),
+    registry_ (options_.registry),
+    files_ (options_.web_root)
+{
+}
+
+SignallingServer::~SignallingServer ()
+{
+  if (keepalive_source_)
+    g_source_remove (keepalive_source_);
+  connections_.clear ();
+  if (soup_) {
+    soup_server_disconnect (soup_);
+    g_object_unref (soup_);
+  }
+}
+
+bool
+SignallingServer::start (GError **error)
+{
+  soup_ = soup_server_new ("server-header", "p2pcall-server ", nullptr);
+  soup_server_add_handler (soup_, "/", on_http, this, nullptr);
+  soup_server_add_handler (soup_, "/healthz", on_http, this, nullptr);
+  // The original app's client connects to ws://HOST:8080, so "/" upgrades too.
+  soup_server_add_websocket_handler (soup_, "/ws", nullptr, nullptr,
+      on_websocket, this, nullptr);
+  soup_server_add_websocket_handler (soup_, "/", nullptr, nullptr,
+      on_websocket, this, nullptr);
+
+  bool ok;
+  if (options_.address.empty ()) {
+    ok = soup_server_listen_all (soup_, options_.port, (SoupServerListenOptions) 0,
+        error);
+  } else {
+    g_autoptr (GInetAddress) inet =
+        g_inet_address_new_from_string (options_.address.c_str ());
+    if (!inet) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+          "--address \"%s\" is not an IP address", options_.address.c_str ());
+      return false;
+    }
+    g_autoptr (GSocketAddress) addr =
+        g_inet_socket_address_new (inet, options_.port);
+    ok = soup_server_listen (soup_, addr, (SoupServerListenOptions) 0, error);
+  }
+  if (!ok)
+    return false;
+
+  keepalive_source_ = g_timeout_add (options_.keepalive_seconds * 1000 / 2,
+      on_keepalive_check, this);
+  return true;
+}
+
+std::string
+SignallingServer::url () const
+{
+  GSList *uris = soup_server_get_uris (soup_);
+  std::string result;
+  if (uris) {
+    GUri *uri = (GUri *) uris->data;
+    std::string host = options_.address.empty () ? "localhost" :
+        g_uri_get_host (uri);
+    if (host.find (':') != std::string::npos)
+      host = "[" + host + "]";
+    result = "http://" + host + ":" + std::to_string (g_uri_get_port (uri)) +
+        "/";
+  }
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return result;
+}
+
+void
+SignallingServer::shutdown ()
+{
+  for (auto &entry : connections_) {
+    SoupWebsocketConnection *ws = entry.second->ws;
+    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (ws, protocol::kCloseGoingAway,
+          "server shutting down");
+  }
+}
+
+void
+SignallingServer::on_http (SoupServer *, SoupServerMessage *msg,
+    const char *path, GHashTable *, gpointer user_data)
+{
+  auto *self = static_cast<SignallingServer *> (user_data);
+  // libsoup calls this handler for WebSocket upgrades at "/" too, before it
+  // looks at the handshake; setting no status lets the upgrade go ahead.
+  if (soup_message_headers_header_contains (
+          soup_server_message_get_request_headers (msg), "Upgrade",
+          "websocket"))
+    return;
+  if (strcmp (path, "/healthz") == 0)
+    self->serve_health (msg);
+  else
+    self->files_.handle (msg, path);
+}
+
+void
+SignallingServer::serve_health (SoupServerMessage *msg)
+{
+  std::string body = "{\"status\":\"ok\",\"connections\":" +
+      std::to_string (connections_.size ()) + ",\"rooms\":" +
+      std::to_string (registry_.room_count ()) + ",\"members\":" +
+      std::to_string (registry_.member_count ()) + "}";
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, nullptr);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY,
+      body.data (), body.size ());
+}
+
+void
+SignallingServer::on_websocket (SoupServer *, SoupServerMessage *msg,
+    const char *, SoupWebsocketConnection *ws, gpointer user_data)
+{
+  static_cast<SignallingServer *> (user_data)->add_connection (msg, ws);
+}
+
+void
+SignallingServer::add_connection (SoupServerMessage *msg,
+    SoupWebsocketConnection *ws)
+{
+  std::string remote = "?";
+  if (GSocketAddress *addr = soup_server_message_get_remote_address (msg)) {
+    GInetAddress *inet =
+        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr));
+    g_autofree char *text = g_inet_address_to_string (inet);
+    remote = text;
+  }
+
+  ConnectionId id = next_id_++;
+  auto conn = std::make_unique<Connection> (this, id, ws, remote);
+  soup_websocket_connection_set_max_incoming_payload_size (ws,
+      options_.max_message_size);
+  soup_websocket_connection_set_keepalive_interval (ws,
+      options_.keepalive_seconds);
+
+  g_signal_connect (ws, "message", G_CALLBACK (+[] (SoupWebsocketConnection *,
+              gint type, GBytes *data, Connection *c) {
+        c->server->on_message (c->id, (SoupWebsocketDataType) type, data);
+      }), conn.get ());
+  g_signal_connect (ws, "pong", G_CALLBACK (+[] (SoupWebsocketConnection *,
+              GBytes *, Connection *c) {
+        c->last_seen_us = g_get_monotonic_time ();
+      }), conn.get ());
+  g_signal_connect (ws, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *,
+              Connection *c) {
+        c->server->on_closed (c->id);
+      }), conn.get ());
+
+  g_debug ("connection %" G_GUINT64_FORMAT " from %s", id, remote.c_str ());
+  connections_[id] = std::move (conn);
+}
+
+void
+SignallingServer::on_message (ConnectionId id, SoupWebsocketDataType type,
+    GBytes *data)
+{
+  auto it = connections_.find (id);
+  if (it == connections_.end () || it->second->dead)
+    return;
+  it->second->last_seen_us = g_get_monotonic_time ();
+
+  std::vector<Outgoing> out;
+  if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+    gsize size = 0;
+    const char *text = (const char *) g_bytes_get_data (data, &size);
+    registry_.handle_text (id, std::string_view (text, size), out);
+  } else {
+    registry_.handle_binary (id, out);
+  }
+  dispatch (out);
+}
+
+void
+SignallingServer::on_closed (ConnectionId id)
+{
+  auto it = connections_.find (id);
+  if (it == connections_.end ())
+    return;
+  std::vector<Outgoing> out;
+  registry_.disconnect (id, out);
+  SoupWebsocketConnection *ws = it->second->ws;
+  g_debug ("connection %" G_GUINT64_FORMAT " closed (code %u)", id,
+      soup_websocket_connection_get_close_code (ws));
+  // Dropping the Connection drops our reference; do it after this signal
+  // handler returns so libsoup is not left holding a finalized object.
+  std::unique_ptr<Connection> conn = std::move (it->second);
+  connections_.erase (it);
+  g_idle_add_full (G_PRIORITY_DEFAULT, +[] (gpointer p) -> gboolean {
+        delete static_cast<Connection *> (p);
+        return G_SOURCE_REMOVE;
+      }, conn.release (), nullptr);
+  dispatch (out);
+}
+
+void
+SignallingServer::dispatch (std::vector<Outgoing> &out)
+{
+  for (Outgoing &o : out) {
+    auto it = connections_.find (o.to);
+    if (it == connections_.end () || it->second->dead)
+      continue;
+    SoupWebsocketConnection *ws = it->second->ws;
+    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_send_text (ws, o.text.c_str ());
+  }
+  out.clear ();
+}
+
+gboolean
+SignallingServer::on_keepalive_check (gpointer user_data)
+{
+  auto *self = static_cast<SignallingServer *> (user_data);
+  // Pings go out every keep-alive interval; a live peer has answered one
+  // within 1.5 intervals. Checking every half interval removes a silent
+  // peer within two intervals.
+  gint64 limit_us = (gint64) self->options_.keepalive_seconds * 1500000;
+  gint64 now = g_get_monotonic_time ();
+  std::vector<Outgoing> out;
+  std::vector<SoupWebsocketConnection *> to_close;
+  for (auto &entry : self->connections_) {
+    Connection &c = *entry.second;
+    if (c.dead || now - c.last_seen_us <= limit_us)
+      continue;
+    c.dead = true;
+    std::string peer = self->registry_.peer_id (c.id);
+    g_message ("no pong from %s (peer=%s): dropping it", c.remote.c_str (),
+        peer.empty () ? "-" : peer.c_str ());
+    self->registry_.disconnect (c.id, out);
+    to_close.push_back (SOUP_WEBSOCKET_CONNECTION (g_object_ref (c.ws)));
+  }
+  // Closed outside the loop: "closed" may change the table. A dead peer
+  // cannot finish the close handshake; libsoup gives up on it after its own
+  // timeout and then emits "closed".
+  for (SoupWebsocketConnection *ws : to_close) {
+    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (ws, protocol::kCloseGoingAway,
+          "no pong");
+    g_object_unref (ws);
+  }
+  self->dispatch (out);
+  return G_SOURCE_CONTINUE;
+}
+
+}  // namespace p2pcall::server

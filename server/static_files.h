@@ -1,0 +1,30 @@
+// Serves the call page from a web root: GET/HEAD only, known MIME types,
+// nothing outside the root, real 404s.
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace p2pcall::server {
+
+class StaticFiles {
+public:
+  // @root must be an existing directory.
+  explicit StaticFiles (std::string root);
+
+  void handle (SoupServerMessage * msg, const char *path) const;
+
+  // The file a request path maps to, or nothing when it escapes the root,
+  // is malformed or does not exist. Exposed for tests.
+  std::optional<std::string> resolve (std::string_view request_path) const;
+
+  static const char *mime_type (std::string_view file);
+
+private:
+  std::string root_;            // canonical, without a trailing slash
+};
+
+}  // namespace p2pcall::server
