@@ -96,6 +96,13 @@ parse_message (std::string_view text, ParseError &error)
     return nullptr;
   }
 
+  // json-glib hands strings out NUL-terminated, so an escaped NUL would
+  // silently cut a room id or name short: refuse it outright.
+  if (g_strstr_len (text.data (), text.size (), "\\u0000")) {
+    error.message = "message contains an escaped NUL character";
+    return nullptr;
+  }
+
   g_autoptr (GError) err = nullptr;
   JsonNodePtr root (json_from_string (std::string (text).c_str (), &err));
   if (!root) {
@@ -169,15 +176,16 @@ new_message (const char *type)
 }
 
 std::string
-build_error (const char *code, std::string_view message, std::string_view type)
+build_error (const char *code, std::string_view message,
+    std::string_view in_reply_to)
 {
   JsonObjectPtr msg = new_message (kError);
   json_object_set_string_member (msg.get (), "code", code);
   json_object_set_string_member (msg.get (), "message",
       std::string (message).c_str ());
-  if (!type.empty ())
-    json_object_set_string_member (msg.get (), "type",
-        std::string (type).c_str ());
+  if (!in_reply_to.empty ())
+    json_object_set_string_member (msg.get (), "inReplyTo",
+        std::string (in_reply_to).c_str ());
   return to_json (msg.get ());
 }
 

@@ -81,8 +81,9 @@ std::string to_json (JsonObject * obj);
 
 // Builders for the messages both clients and the server send.
 JsonObjectPtr new_message (const char *type);
+// @in_reply_to: the refused message's type, when known.
 std::string build_error (const char *code, std::string_view message,
-    std::string_view type = {});
+    std::string_view in_reply_to = {});
 std::string build_join (std::string_view room, std::string_view name,
     std::string_view token);
 std::string build_leave ();

@@ -1,5 +1,6 @@
 #include "signalling_server.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace p2pcall::server {
@@ -157,8 +158,11 @@ SignallingServer::add_connection (SoupServerMessage *msg,
 
   ConnectionId id = next_id_++;
   auto conn = std::make_unique<Connection> (this, id, ws, remote);
+  // Messages over the limit are refused here with a clean 1009 close;
+  // libsoup's own cap, far above, only stops a flood of one huge frame
+  // (it drops the socket without a close handshake).
   soup_websocket_connection_set_max_incoming_payload_size (ws,
-      options_.max_message_size);
+      std::max<guint64> (4 * options_.max_message_size, 1024 * 1024));
   soup_websocket_connection_set_keepalive_interval (ws,
       options_.keepalive_seconds);
 
@@ -189,10 +193,19 @@ SignallingServer::on_message (ConnectionId id, SoupWebsocketDataType type,
   it->second->last_seen_us = g_get_monotonic_time ();
 
   std::vector<Outgoing> out;
-  if (type == SOUP_WEBSOCKET_DATA_TEXT) {
-    gsize size = 0;
-    const char *text = (const char *) g_bytes_get_data (data, &size);
-    registry_.handle_text (id, std::string_view (text, size), out);
+  gsize size = 0;
+  const char *payload = (const char *) g_bytes_get_data (data, &size);
+  if (size > options_.max_message_size) {
+    Connection &c = *it->second;
+    c.dead = true;
+    g_message ("message of %" G_GSIZE_FORMAT " bytes from %s (peer=%s) is "
+        "over the %" G_GUINT64_FORMAT "-byte limit: closing", size,
+        c.remote.c_str (), registry_.peer_id (id).c_str ());
+    registry_.disconnect (id, out);
+    soup_websocket_connection_close (c.ws, protocol::kCloseTooBig,
+        "message too big");
+  } else if (type == SOUP_WEBSOCKET_DATA_TEXT) {
+    registry_.handle_text (id, std::string_view (payload, size), out);
   } else {
     registry_.handle_binary (id, out);
   }

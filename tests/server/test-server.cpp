@@ -1,0 +1,582 @@
+// p2pcall-server as users meet it: the real binary on a free loopback port,
+// real WebSocket and HTTP clients (libsoup).
+#include "protocol.h"
+
+#include <libsoup/soup.h>
+#include <sys/prctl.h>
+
+#include <csignal>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace proto = p2pcall::protocol;
+
+namespace {
+
+constexpr gint64 kWaitUs = 10 * G_USEC_PER_SEC;
+
+// Iterates the default main context until @done or the wait runs out.
+template <typename F>
+bool
+wait_for (F done, gint64 timeout_us = kWaitUs)
+{
+  gint64 until = g_get_monotonic_time () + timeout_us;
+  while (!done ()) {
+    if (g_get_monotonic_time () > until)
+      return false;
+    g_main_context_iteration (nullptr, FALSE) || (g_usleep (1000), true);
+  }
+  return true;
+}
+
+// A web root made for the test, with a secret beside it.
+struct WebRoot {
+  char *dir;
+  std::string root;
+
+  WebRoot ()
+  {
+    dir = g_dir_make_tmp ("p2pcall-web-XXXXXX", nullptr);
+    root = std::string (dir) + "/web";
+    g_mkdir_with_parents ((root + "/sub").c_str (), 0755);
+    write ("web/index.html", "<!doctype html><title>call</title>");
+    write ("web/app.js", "export const x = 1;");
+    write ("web/styles.css", "body{}");
+    write ("web/favicon.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>");
+    write ("web/sub/index.html", "sub index");
+    write ("secret.txt", "SECRET");
+  }
+
+  ~WebRoot ()
+  {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+    g_assert_cmpint (system (cmd), ==, 0);
+    g_free (dir);
+  }
+
+  void write (const char *rel, const char *text)
+  {
+    std::string path = std::string (dir) + "/" + rel;
+    g_assert_true (g_file_set_contents (path.c_str (), text, -1, nullptr));
+  }
+};
+
+// Every server in this file serves this one; created in main().
+WebRoot *test_web_root = nullptr;
+
+// The server binary, started with extra arguments, stopped on destruction.
+class ServerProcess {
+public:
+  explicit ServerProcess (std::vector<std::string> extra = {})
+  {
+    std::string web_root = test_web_root->root;
+    std::vector<const char *> argv = {
+      g_getenv ("P2PCALL_SERVER"), "--address", "127.0.0.1", "--port", "0",
+      "--ice-server", "none",
+    };
+    argv.push_back ("--web-root");
+    argv.push_back (web_root.c_str ());
+    for (auto &e : extra)
+      argv.push_back (e.c_str ());
+    argv.push_back (nullptr);
+
+    g_autoptr (GError) err = nullptr;
+    g_autoptr (GSubprocessLauncher) launcher =
+        g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+    // The server goes with the test, even when an assertion aborts it.
+    g_subprocess_launcher_set_child_setup (launcher, +[] (gpointer) {
+          prctl (PR_SET_PDEATHSIG, SIGTERM);
+        }, nullptr, nullptr);
+    proc_ = g_subprocess_launcher_spawnv (launcher, argv.data (), &err);
+    g_assert_no_error (err);
+    g_autoptr (GDataInputStream) out = g_data_input_stream_new (
+        g_subprocess_get_stdout_pipe (proc_));
+    g_autofree char *line = g_data_input_stream_read_line (out, nullptr,
+        nullptr, &err);
+    g_assert_no_error (err);
+    g_assert_nonnull (line);
+    const char *url = strstr (line, "http://");
+    g_assert_nonnull (url);
+    const char *colon = strrchr (url, ':');
+    port_ = (guint) atoi (colon + 1);
+    g_assert_cmpuint (port_, >, 0);
+    cancel_ = g_cancellable_new ();
+    g_subprocess_wait_async (proc_, cancel_, on_exit, this);
+  }
+
+  ~ServerProcess ()
+  {
+    g_cancellable_cancel (cancel_);
+    if (!exited_) {
+      g_subprocess_send_signal (proc_, SIGTERM);
+      g_subprocess_wait (proc_, nullptr, nullptr);
+    }
+    g_object_unref (cancel_);
+    g_object_unref (proc_);
+  }
+
+  // False once the server has exited (crashed, for these tests).
+  bool running ()
+  {
+    for (int i = 0; i < 10; i++)
+      g_main_context_iteration (nullptr, FALSE);
+    return !exited_;
+  }
+
+  guint port () const { return port_; }
+
+  std::string ws_url (const char *path = "/ws") const
+  {
+    return "ws://127.0.0.1:" + std::to_string (port_) + path;
+  }
+
+private:
+  static void on_exit (GObject *source, GAsyncResult *res, gpointer data)
+  {
+    g_autoptr (GError) err = nullptr;
+    if (!g_subprocess_wait_finish (G_SUBPROCESS (source), res, &err) &&
+        g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      return;                   // the ServerProcess is gone
+    static_cast<ServerProcess *> (data)->exited_ = true;
+  }
+
+  GSubprocess *proc_ = nullptr;
+  GCancellable *cancel_ = nullptr;
+  bool exited_ = false;
+  guint port_ = 0;
+};
+
+// A WebSocket client that queues what it receives.
+class Client {
+public:
+  Client (const ServerProcess &server, const char *path = "/ws")
+  {
+    session_ = soup_session_new ();
+    g_autoptr (SoupMessage) msg = soup_message_new ("GET",
+        server.ws_url (path).c_str ());
+    soup_session_websocket_connect_async (session_, msg, nullptr, nullptr,
+        G_PRIORITY_DEFAULT, nullptr, on_connected, this);
+    g_assert_true (wait_for ([this] { return ws_ || failed_; }));
+    g_assert_nonnull (ws_);
+    soup_websocket_connection_set_max_incoming_payload_size (ws_, 0);
+    g_signal_connect (ws_, "message", G_CALLBACK (on_message), this);
+    g_signal_connect (ws_, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *,
+                Client *c) { c->closed_ = true; }), this);
+  }
+
+  ~Client ()
+  {
+    if (ws_) {
+      g_signal_handlers_disconnect_by_data (ws_, this);
+      if (soup_websocket_connection_get_state (ws_) ==
+          SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (ws_, proto::kCloseNormal, nullptr);
+      g_object_unref (ws_);
+    }
+    g_object_unref (session_);
+  }
+
+  void send (const std::string &text)
+  {
+    soup_websocket_connection_send_text (ws_, text.c_str ());
+  }
+
+  proto::JsonObjectPtr next (gint64 timeout_us = kWaitUs)
+  {
+    if (!wait_for ([this] { return !inbox_.empty (); }, timeout_us))
+      return nullptr;
+    std::string text = inbox_.front ();
+    inbox_.pop_front ();
+    proto::ParseError err;
+    return proto::parse_message (text, err);
+  }
+
+  proto::JsonObjectPtr expect (const char *type)
+  {
+    proto::JsonObjectPtr msg = next ();
+    if (!msg)
+      g_error ("expected \"%s\", got nothing", type);
+    if (g_strcmp0 (proto::get_string (msg.get (), "type"), type) != 0)
+      g_error ("expected \"%s\", got %s", type, proto::to_json (msg.get ()).c_str ());
+    return msg;
+  }
+
+  void expect_error (const char *code)
+  {
+    proto::JsonObjectPtr msg = expect (proto::kError);
+    g_assert_cmpstr (proto::get_string (msg.get (), "code"), ==, code);
+  }
+
+  // True when nothing arrives for a while.
+  bool quiet (gint64 for_us = 200000)
+  {
+    return !wait_for ([this] { return !inbox_.empty (); }, for_us);
+  }
+
+  std::string join (const char *room, const char *name = "")
+  {
+    send (proto::build_join (room, name, ""));
+    proto::JsonObjectPtr joined = expect (proto::kJoined);
+    return proto::get_string (joined.get (), "id");
+  }
+
+  bool wait_closed () { return wait_for ([this] { return closed_; }); }
+  SoupWebsocketConnection *ws () { return ws_; }
+
+private:
+  static void on_connected (GObject *source, GAsyncResult *res, gpointer data)
+  {
+    auto *self = static_cast<Client *> (data);
+    g_autoptr (GError) err = nullptr;
+    self->ws_ = soup_session_websocket_connect_finish (SOUP_SESSION (source),
+        res, &err);
+    self->failed_ = self->ws_ == nullptr;
+  }
+
+  static void on_message (SoupWebsocketConnection *, gint type, GBytes *data,
+      Client *self)
+  {
+    gsize size = 0;
+    const char *text = (const char *) g_bytes_get_data (data, &size);
+    self->inbox_.emplace_back (text, size);
+  }
+
+  SoupSession *session_ = nullptr;
+  SoupWebsocketConnection *ws_ = nullptr;
+  bool failed_ = false;
+  bool closed_ = false;
+  std::deque<std::string> inbox_;
+};
+
+// The original app's exchange, on both endpoints it may connect to.
+void
+seed_exchange (const char *path)
+{
+  ServerProcess server;
+  Client a (server, path), b (server, path);
+  a.send ("{\"type\":\"join-room\",\"roomId\":\"myroom123\"}");
+  std::string ida = proto::get_string (a.expect (proto::kJoined).get (), "id");
+  b.send ("{\"type\":\"join-room\",\"roomId\":\"myroom123\"}");
+  std::string idb = proto::get_string (b.expect (proto::kJoined).get (), "id");
+  proto::JsonObjectPtr joined = a.expect (proto::kUserJoined);
+  g_assert_cmpstr (proto::get_string (joined.get (), "from"), ==, idb.c_str ());
+
+  a.send ("{\"type\":\"offer\",\"offer\":{\"type\":\"offer\",\"sdp\":\"o\"}}");
+  proto::JsonObjectPtr offer = b.expect (proto::kOffer);
+  g_assert_cmpstr (proto::get_string (offer.get (), "from"), ==, ida.c_str ());
+  b.send ("{\"type\":\"answer\",\"answer\":{\"type\":\"answer\",\"sdp\":\"a\"}}");
+  a.expect (proto::kAnswer);
+  b.send ("{\"type\":\"ice-candidate\",\"candidate\":{\"candidate\":\"c\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0}}");
+  a.expect (proto::kIceCandidate);
+  soup_websocket_connection_close (b.ws (), proto::kCloseNormal, nullptr);
+  proto::JsonObjectPtr gone = a.expect (proto::kUserDisconnected);
+  g_assert_cmpstr (proto::get_string (gone.get (), "from"), ==, idb.c_str ());
+}
+
+void
+test_seed_exchange_at_ws (void)
+{
+  seed_exchange ("/ws");
+}
+
+void
+test_seed_exchange_at_root (void)
+{
+  seed_exchange ("/");
+}
+
+void
+test_bad_input_leaves_others_alone (void)
+{
+  ServerProcess server;
+  Client a (server), b (server), bad (server);
+  a.join ("r");
+  b.join ("r");
+  a.expect (proto::kUserJoined);
+
+  bad.send ("{{{{");
+  bad.expect_error (proto::kErrBadMessage);
+  bad.send ("{\"type\":\"offer\",\"offer\":{\"sdp\":\"x\"}}");
+  bad.expect_error (proto::kErrNotInRoom);
+  soup_websocket_connection_send_binary (bad.ws (), "\x01\x02", 2);
+  bad.expect_error (proto::kErrBadMessage);
+  bad.join ("r");
+  bad.send (proto::build_join ("r", "", ""));
+  bad.expect_error (proto::kErrAlreadyInRoom);
+  a.expect (proto::kUserJoined);
+  b.expect (proto::kUserJoined);
+
+  // The others still talk.
+  a.send (proto::build_description (proto::kOffer, "still", ""));
+  g_assert_nonnull (b.expect (proto::kOffer).get ());
+  g_assert_true (server.running ());
+}
+
+void
+test_oversized_message_closes_1009 (void)
+{
+  ServerProcess server ({"--max-message-size", "4096"});
+  Client a (server), big (server);
+  a.join ("r");
+  big.join ("r");
+  a.expect (proto::kUserJoined);
+  std::string sdp (8192, 'x');
+  big.send (proto::build_description (proto::kOffer, sdp, ""));
+  g_assert_true (big.wait_closed ());
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (big.ws ()), ==,
+      proto::kCloseTooBig);
+  // Nothing of it reached the room; its member is announced gone.
+  a.expect (proto::kUserDisconnected);
+  g_assert_true (a.quiet ());
+  g_assert_true (server.running ());
+}
+
+// A raw TCP peer that completes the handshake, joins, then goes silent: it
+// answers no ping, as a crashed browser behind NAT would.
+void
+test_silent_peer_is_dropped (void)
+{
+  ServerProcess server ({"--keepalive-interval", "1"});
+  Client a (server);
+  a.join ("r");
+
+  g_autoptr (GSocketClient) sc = g_socket_client_new ();
+  g_autoptr (GError) err = nullptr;
+  std::string host = "127.0.0.1:" + std::to_string (server.port ());
+  g_autoptr (GSocketConnection) conn = g_socket_client_connect_to_host (sc,
+      host.c_str (), 0, nullptr, &err);
+  g_assert_no_error (err);
+  std::string request = "GET /ws HTTP/1.1\r\nHost: " + host +
+      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+  g_output_stream_write_all (out, request.data (), request.size (), nullptr,
+      nullptr, &err);
+  g_assert_no_error (err);
+  // Wait for the 101 before speaking WebSocket.
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  std::string response;
+  char ch;
+  while (response.find ("\r\n\r\n") == std::string::npos &&
+      g_input_stream_read (in, &ch, 1, nullptr, &err) == 1)
+    response += ch;
+  g_assert_no_error (err);
+  g_assert_true (g_str_has_prefix (response.c_str (), "HTTP/1.1 101"));
+  // One masked text frame (mask of zeros keeps the payload as it is).
+  std::string join = proto::build_join ("r", "silent", "");
+  g_assert_cmpuint (join.size (), <, 126);   // the 7-bit length form
+  std::string frame = "\x81";
+  frame += (char) (0x80 | join.size ());
+  frame += std::string (4, '\0');
+  frame += join;
+  g_output_stream_write_all (out, frame.data (), frame.size (), nullptr,
+      nullptr, &err);
+  g_assert_no_error (err);
+
+  proto::JsonObjectPtr joined = a.expect (proto::kUserJoined);
+  std::string silent = proto::get_string (joined.get (), "from");
+  // Announced after about two keep-alive intervals; the wait only bounds
+  // the test.
+  proto::JsonObjectPtr gone = a.expect (proto::kUserDisconnected);
+  g_assert_cmpstr (proto::get_string (gone.get (), "from"), ==, silent.c_str ());
+  // The live client answers pings and stays.
+  a.send (proto::build_description (proto::kOffer, "alone", ""));
+  g_assert_true (a.quiet (300000));
+  g_assert_true (soup_websocket_connection_get_state (a.ws ()) ==
+      SOUP_WEBSOCKET_STATE_OPEN);
+}
+
+void
+test_many_rooms_nothing_misrouted (void)
+{
+  ServerProcess server;
+  constexpr int kRooms = 100;
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2 * kRooms; i++) {
+    clients.push_back (std::make_unique<Client> (server));
+    ids.push_back (clients.back ()->join (("room-" +
+                std::to_string (i / 2)).c_str ()));
+    if (i % 2 == 1)
+      clients[i - 1]->expect (proto::kUserJoined);
+  }
+  // Every first member offers its room's name to the second, addressed and
+  // broadcast; the second answers.
+  for (int r = 0; r < kRooms; r++) {
+    std::string tag = "room-" + std::to_string (r);
+    clients[2 * r]->send (proto::build_description (proto::kOffer, tag,
+            r % 2 ? ids[2 * r + 1] : ""));
+  }
+  for (int r = 0; r < kRooms; r++) {
+    proto::JsonObjectPtr offer = clients[2 * r + 1]->expect (proto::kOffer);
+    g_assert_cmpstr (proto::get_string (proto::get_object (offer.get (),
+                "offer"), "sdp"), ==, ("room-" + std::to_string (r)).c_str ());
+    g_assert_cmpstr (proto::get_string (offer.get (), "from"), ==,
+        ids[2 * r].c_str ());
+    clients[2 * r + 1]->send (proto::build_description (proto::kAnswer,
+            "answer-" + std::to_string (r), ids[2 * r]));
+  }
+  for (int r = 0; r < kRooms; r++) {
+    proto::JsonObjectPtr answer = clients[2 * r]->expect (proto::kAnswer);
+    g_assert_cmpstr (proto::get_string (proto::get_object (answer.get (),
+                "answer"), "sdp"), ==, ("answer-" + std::to_string (r)).c_str ());
+  }
+  for (auto &c : clients)
+    g_assert_true (c->quiet (1000));
+}
+
+// --- HTTP ---
+
+struct HttpReply {
+  guint status;
+  std::string type;
+  std::string body;
+};
+
+// A raw HTTP/1.1 request, so that paths reach the server exactly as
+// written (HTTP clients normalise "/../" away).
+HttpReply
+http (const ServerProcess &server, const char *method, const char *path)
+{
+  g_autoptr (GSocketClient) sc = g_socket_client_new ();
+  g_autoptr (GError) err = nullptr;
+  std::string host = "127.0.0.1:" + std::to_string (server.port ());
+  g_autoptr (GSocketConnection) conn = g_socket_client_connect_to_host (sc,
+      host.c_str (), 0, nullptr, &err);
+  g_assert_no_error (err);
+  std::string request = std::string (method) + " " + path + " HTTP/1.1\r\n"
+      "Host: " + host + "\r\nConnection: close\r\n\r\n";
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
+      request.data (), request.size (), nullptr, nullptr, &err);
+  g_assert_no_error (err);
+
+  std::string response;
+  char buf[4096];
+  gssize n;
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  while ((n = g_input_stream_read (in, buf, sizeof (buf), nullptr, &err)) > 0)
+    response.append (buf, n);
+  g_assert_no_error (err);
+
+  HttpReply reply {0, "", ""};
+  std::size_t head_end = response.find ("\r\n\r\n");
+  g_assert_true (head_end != std::string::npos);
+  std::string head = response.substr (0, head_end);
+  reply.body = response.substr (head_end + 4);
+  g_assert_true (g_str_has_prefix (head.c_str (), "HTTP/1.1 "));
+  reply.status = (guint) atoi (head.c_str () + 9);
+  std::size_t ct = head.find ("\r\nContent-Type: ");
+  if (ct != std::string::npos) {
+    std::size_t from = ct + 16;
+    reply.type = head.substr (from, head.find_first_of (";\r", from) - from);
+  }
+  return reply;
+}
+
+void
+test_http_static (void)
+{
+  ServerProcess server;
+
+  HttpReply index = http (server, "GET", "/");
+  g_assert_cmpuint (index.status, ==, 200);
+  g_assert_cmpstr (index.type.c_str (), ==, "text/html");
+  g_assert_true (index.body.find ("<title>call</title>") != std::string::npos);
+
+  struct {
+    const char *path, *type;
+  } files[] = {
+    {"/index.html", "text/html"}, {"/app.js", "text/javascript"},
+    {"/styles.css", "text/css"}, {"/favicon.svg", "image/svg+xml"},
+    {"/sub/", "text/html"}, {"/sub", "text/html"},
+  };
+  for (auto &f : files) {
+    HttpReply r = http (server, "GET", f.path);
+    g_assert_cmpuint (r.status, ==, 200);
+    g_assert_cmpstr (r.type.c_str (), ==, f.type);
+  }
+
+  const char *missing[] = {
+    "/nope.html", "/../secret.txt", "/%2e%2e/secret.txt", "/sub/../../secret.txt",
+    "/%2E%2E%2Fsecret.txt", "/..%2fsecret.txt", "/sub/%2e%2e/%2e%2e/secret.txt",
+    "/%00index.html", "/index.html%00.js", "/sub/./../../secret.txt",
+    "index.html", "/index.html/", "/web/index.html",
+  };
+  for (const char *path : missing) {
+    HttpReply r = http (server, "GET", path);
+    if (r.status != 404 && r.status != 400)
+      g_error ("%s answered %u", path, r.status);
+    g_assert_true (r.body.find ("SECRET") == std::string::npos);
+  }
+
+  HttpReply head = http (server, "HEAD", "/");
+  g_assert_cmpuint (head.status, ==, 200);
+  g_assert_true (head.body.empty ());
+  g_assert_cmpuint (http (server, "POST", "/").status, ==, 405);
+
+  HttpReply health = http (server, "GET", "/healthz");
+  g_assert_cmpuint (health.status, ==, 200);
+  g_assert_true (health.body.find ("\"status\":\"ok\"") != std::string::npos);
+}
+
+void
+test_bad_options_are_refused (void)
+{
+  struct {
+    std::vector<const char *> args;
+    const char *says;
+  } cases[] = {
+    {{"--port", "99999"}, "99999"},
+    {{"--ice-server", "http://example.invalid"}, "http://example.invalid"},
+    {{"--web-root", "/nonexistent-dir"}, "/nonexistent-dir"},
+    {{"--address", "not-an-ip"}, "not-an-ip"},
+    {{"--max-room-size", "1"}, "--max-room-size"},
+  };
+  for (auto &c : cases) {
+    // A good web root first: a bad one in the case comes later and wins.
+    std::vector<const char *> argv = {g_getenv ("P2PCALL_SERVER"),
+      "--web-root", test_web_root->root.c_str ()};
+    argv.insert (argv.end (), c.args.begin (), c.args.end ());
+    if (g_strcmp0 (c.args[0], "--port") != 0) {
+      argv.push_back ("--port");
+      argv.push_back ("0");
+    }
+    argv.push_back (nullptr);
+    g_autoptr (GError) err = nullptr;
+    g_autoptr (GSubprocess) proc = g_subprocess_newv (argv.data (),
+        G_SUBPROCESS_FLAGS_STDERR_PIPE, &err);
+    g_assert_no_error (err);
+    g_autofree char *errout = nullptr;
+    g_subprocess_communicate_utf8 (proc, nullptr, nullptr, nullptr, &errout,
+        &err);
+    g_assert_no_error (err);
+    g_assert_true (g_subprocess_get_if_exited (proc));
+    g_assert_cmpint (g_subprocess_get_exit_status (proc), !=, 0);
+    if (!strstr (errout, c.says))
+      g_error ("error \"%s\" does not name \"%s\"", errout, c.says);
+  }
+}
+
+}  // namespace
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, nullptr);
+  g_assert_nonnull (g_getenv ("P2PCALL_SERVER"));
+  g_test_add_func ("/server/seed-exchange-ws", test_seed_exchange_at_ws);
+  g_test_add_func ("/server/seed-exchange-root", test_seed_exchange_at_root);
+  g_test_add_func ("/server/bad-input", test_bad_input_leaves_others_alone);
+  g_test_add_func ("/server/oversized-1009", test_oversized_message_closes_1009);
+  g_test_add_func ("/server/silent-peer-dropped", test_silent_peer_is_dropped);
+  g_test_add_func ("/server/200-clients-100-rooms", test_many_rooms_nothing_misrouted);
+  g_test_add_func ("/server/http-static", test_http_static);
+  g_test_add_func ("/server/bad-options", test_bad_options_are_refused);
+  WebRoot web_root;
+  test_web_root = &web_root;
+  return g_test_run ();
+}
