@@ -24,7 +24,8 @@ ice_server (const std::string &url, std::string &error)
   JsonObject *server = json_object_new ();
   if (has_prefix (url, "turn://") || has_prefix (url, "turns://")) {
     g_autoptr (GError) err = nullptr;
-    g_autoptr (GUri) uri = g_uri_parse (url.c_str (), G_URI_FLAGS_ENCODED_QUERY,
+    g_autoptr (GUri) uri = g_uri_parse (url.c_str (),
+        (GUriFlags) (G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED_QUERY),
         &err);
     const char *user = uri ? g_uri_get_user (uri) : nullptr;
     const char *password = uri ? g_uri_get_password (uri) : nullptr;
@@ -81,6 +82,25 @@ ice_servers_to_json (const std::vector<std::string> &urls, std::string &json,
   json_node_unref (node);
   json = text;
   return true;
+}
+
+std::string
+turn_rest_username (std::int64_t expires_unix, const std::string &name)
+{
+  return std::to_string (expires_unix) + ":" + name;
+}
+
+std::string
+turn_rest_password (const std::string &secret, const std::string &username)
+{
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1,
+      (const guchar *) secret.data (), secret.size ());
+  g_hmac_update (hmac, (const guchar *) username.data (), username.size ());
+  guint8 digest[20];
+  gsize len = sizeof (digest);
+  g_hmac_get_digest (hmac, digest, &len);
+  g_autofree char *b64 = g_base64_encode (digest, len);
+  return b64;
 }
 
 }  // namespace p2pcall::server

@@ -1,4 +1,5 @@
 // p2pcall-server: the room signalling server that also serves the call page.
+#include "access_token.h"
 #include "ice_servers.h"
 #include "signalling_server.h"
 
@@ -37,11 +38,63 @@ parse_count (const char *text, guint64 min, guint64 max, guint64 &out)
   return g_ascii_string_to_unsigned (text, 10, min, max, &out, &err);
 }
 
+// `p2pcall-server token --room R --ttl 1h [--name N]`: prints a token.
+int
+token_command (int argc, char **argv)
+{
+  g_autofree char *secret = g_strdup (g_getenv ("P2PCALL_AUTH_SECRET"));
+  g_autofree char *room = nullptr;
+  g_autofree char *ttl = g_strdup ("1h");
+  g_autofree char *name = nullptr;
+  GOptionEntry entries[] = {
+    {"auth-secret", 0, 0, G_OPTION_ARG_STRING, &secret,
+        "The server's secret (better: env P2PCALL_AUTH_SECRET)", "SECRET"},
+    {"room", 0, 0, G_OPTION_ARG_STRING, &room, "Room id, or * for any", "ROOM"},
+    {"ttl", 0, 0, G_OPTION_ARG_STRING, &ttl,
+        "How long it is valid: 90s, 15m, 1h, 7d (default 1h)", "DURATION"},
+    {"name", 0, 0, G_OPTION_ARG_STRING, &name,
+        "Display name its holder gets", "NAME"},
+    {nullptr}
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- print a room access token");
+  g_option_context_add_main_entries (context, entries, nullptr);
+  g_autoptr (GError) err = nullptr;
+  if (!g_option_context_parse (context, &argc, &argv, &err)) {
+    g_printerr ("p2pcall-server token: %s\n", err->message);
+    return 2;
+  }
+  if (!secret || !*secret) {
+    g_printerr ("p2pcall-server token: no secret: set P2PCALL_AUTH_SECRET or "
+        "--auth-secret\n");
+    return 2;
+  }
+  if (!room || (g_strcmp0 (room, "*") != 0 &&
+          !p2pcall::protocol::is_valid_room_id (room))) {
+    g_printerr ("p2pcall-server token: --room \"%s\" is not a room id (1 to 64 "
+        "of A-Z a-z 0-9 _ . -) or *\n", room ? room : "");
+    return 2;
+  }
+  std::int64_t seconds = parse_duration (ttl);
+  if (seconds <= 0) {
+    g_printerr ("p2pcall-server token: --ttl \"%s\" is not a duration such as "
+        "90s, 15m, 1h or 7d\n", ttl);
+    return 2;
+  }
+  g_print ("%s\n", make_access_token (secret, room,
+          g_get_real_time () / G_USEC_PER_SEC + seconds,
+          name ? name : "").c_str ());
+  return 0;
+}
+
 }  // namespace
 
 int
 main (int argc, char **argv)
 {
+  if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
+    return token_command (argc - 1, argv + 1);
+
   g_autofree char *address = g_strdup (env_or ("P2PCALL_ADDRESS", ""));
   g_autofree char *port_text = g_strdup (env_or ("PORT", "8080"));
   g_autofree char *web_root = g_strdup (env_or ("P2PCALL_WEB_ROOT", ""));
@@ -50,6 +103,16 @@ main (int argc, char **argv)
   int keepalive = (int) kDefaultKeepaliveSeconds;
   gint64 max_message = (gint64) kDefaultMaxMessageSize;
   gboolean verbose = FALSE;
+  g_autofree char *auth_secret = g_strdup (g_getenv ("P2PCALL_AUTH_SECRET"));
+  g_auto (GStrv) origins = nullptr;
+  g_autofree char *tls_cert = nullptr;
+  g_autofree char *tls_key = nullptr;
+  g_auto (GStrv) turn = nullptr;
+  g_autofree char *turn_secret = g_strdup (g_getenv ("P2PCALL_TURN_SECRET"));
+  g_autofree char *turn_ttl = g_strdup ("12h");
+  int per_address = (int) kDefaultMaxConnectionsPerAddress;
+  double rate = kDefaultMessagesPerSecond;
+  double burst = kDefaultBurst;
 
   GOptionEntry entries[] = {
     {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
@@ -74,6 +137,33 @@ main (int argc, char **argv)
     {"keepalive-interval", 0, 0, G_OPTION_ARG_INT, &keepalive,
         "Seconds between WebSocket pings; silent peers are dropped within "
         "two intervals (default 10)", "SECONDS"},
+    {"auth-secret", 0, 0, G_OPTION_ARG_STRING, &auth_secret,
+        "Joining needs an HS256 token signed with SECRET (better: env "
+        "P2PCALL_AUTH_SECRET, out of process lists); make one with "
+        "`p2pcall-server token`", "SECRET"},
+    {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &origins,
+        "Web origin allowed to open the WebSocket, repeatable; * for any "
+        "(default: the page's own origin; clients sending no Origin pass)",
+        "ORIGIN"},
+    {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
+        "PEM certificate (chain): serve https and wss", "FILE"},
+    {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
+        "PEM private key of --tls-cert", "FILE"},
+    {"turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
+        "TURN server given to joiners with time-limited credentials, "
+        "repeatable: turn:HOST:PORT[?transport=udp]", "URL"},
+    {"turn-secret", 0, 0, G_OPTION_ARG_STRING, &turn_secret,
+        "coturn's static-auth-secret (better: env P2PCALL_TURN_SECRET)",
+        "SECRET"},
+    {"turn-ttl", 0, 0, G_OPTION_ARG_STRING, &turn_ttl,
+        "How long TURN credentials last (default 12h)", "DURATION"},
+    {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &per_address,
+        "Open WebSockets per client address (default 64)", "N"},
+    {"max-messages-per-second", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
+        "Messages a connection may send per second on average (default 50)",
+        "N"},
+    {"message-burst", 0, 0, G_OPTION_ARG_DOUBLE, &burst,
+        "Messages a connection may send at once (default 200)", "N"},
     {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
         "Log debug detail (never SDP bodies)", nullptr},
     {nullptr}
@@ -147,6 +237,74 @@ main (int argc, char **argv)
         "(set --web-root)\n", options.web_root.c_str ());
     return 2;
   }
+  if (per_address < 1 || rate <= 0 || burst < 1) {
+    g_printerr ("p2pcall-server: --max-connections-per-address, "
+        "--max-messages-per-second and --message-burst must be positive\n");
+    return 2;
+  }
+  options.max_connections_per_address = (guint) per_address;
+  options.registry.messages_per_second = rate;
+  options.registry.burst = burst;
+  for (char **o = origins; o && *o; o++)
+    options.allowed_origins.push_back (*o);
+
+  if (auth_secret && *auth_secret) {
+    std::string secret = auth_secret;
+    options.registry.authorize = [secret] (const std::string &room,
+        const char *token, std::string &name) {
+      return check_access_token (secret, token, room,
+          g_get_real_time () / G_USEC_PER_SEC, name);
+    };
+  }
+
+  if (turn) {
+    std::int64_t ttl = parse_duration (turn_ttl);
+    if (!turn_secret || !*turn_secret || ttl <= 0) {
+      g_printerr ("p2pcall-server: --turn-server needs --turn-secret (or "
+          "P2PCALL_TURN_SECRET) and a --turn-ttl such as 12h\n");
+      return 2;
+    }
+    std::vector<std::string> urls;
+    for (char **u = turn; *u; u++) {
+      if (!g_str_has_prefix (*u, "turn:") && !g_str_has_prefix (*u, "turns:")) {
+        g_printerr ("p2pcall-server: --turn-server \"%s\": expected "
+            "turn:HOST:PORT or turns:HOST:PORT\n", *u);
+        return 2;
+      }
+      urls.push_back (*u);
+    }
+    std::string secret = turn_secret;
+    options.registry.add_ice_servers = [urls, secret, ttl] (JsonArray *ice,
+        const std::string &peer_id) {
+      std::string user = turn_rest_username (
+          g_get_real_time () / G_USEC_PER_SEC + ttl, peer_id);
+      std::string password = turn_rest_password (secret, user);
+      JsonObject *server = json_object_new ();
+      JsonArray *list = json_array_new ();
+      for (const std::string &u : urls)
+        json_array_add_string_element (list, u.c_str ());
+      json_object_set_array_member (server, "urls", list);
+      json_object_set_string_member (server, "username", user.c_str ());
+      json_object_set_string_member (server, "credential", password.c_str ());
+      json_array_add_object_element (ice, server);
+    };
+  }
+
+  g_autoptr (GTlsCertificate) certificate = nullptr;
+  if (tls_cert || tls_key) {
+    if (!tls_cert || !tls_key) {
+      g_printerr ("p2pcall-server: --tls-cert and --tls-key go together\n");
+      return 2;
+    }
+    certificate = g_tls_certificate_new_from_files (tls_cert, tls_key, &err);
+    if (!certificate) {
+      g_printerr ("p2pcall-server: cannot load TLS certificate \"%s\" / key "
+          "\"%s\": %s\n", tls_cert, tls_key, err->message);
+      return 2;
+    }
+    options.tls_certificate = certificate;
+  }
+
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
 

@@ -71,14 +71,44 @@ RoomRegistry::room_users (const std::string &room) const
 void
 RoomRegistry::handle_binary (ConnectionId conn, std::vector<Outgoing> &out)
 {
+  if (!take_token (conn, out))
+    return;
   send_error (out, conn, proto::kErrBadMessage,
       "binary frames are not part of the protocol; send JSON text");
+}
+
+bool
+RoomRegistry::take_token (ConnectionId conn, std::vector<Outgoing> &out)
+{
+  gint64 now = config_.now_us ();
+  auto [it, added] = buckets_.try_emplace (conn,
+      Bucket { config_.burst, now, now - G_USEC_PER_SEC });
+  Bucket &b = it->second;
+  if (!added) {
+    b.tokens = std::min (config_.burst, b.tokens +
+        (now - b.refilled_us) * config_.messages_per_second / G_USEC_PER_SEC);
+    b.refilled_us = now;
+  }
+  if (b.tokens >= 1) {
+    b.tokens -= 1;
+    return true;
+  }
+  if (now - b.last_refusal_us >= G_USEC_PER_SEC) {
+    b.last_refusal_us = now;
+    send_error (out, conn, proto::kErrRateLimited,
+        "too many messages: at most " +
+        std::to_string ((int) config_.messages_per_second) +
+        " a second; this one and others were dropped");
+  }
+  return false;
 }
 
 void
 RoomRegistry::handle_text (ConnectionId conn, std::string_view text,
     std::vector<Outgoing> &out)
 {
+  if (!take_token (conn, out))
+    return;
   proto::ParseError perr;
   proto::JsonObjectPtr msg = proto::parse_message (text, perr);
   if (!msg) {
@@ -186,8 +216,16 @@ RoomRegistry::join (ConnectionId conn, JsonObject *msg,
     json_array_add_object_element (peers, peer);
   }
   json_object_set_array_member (joined.get (), "peers", peers);
-  json_object_set_member (joined.get (), "iceServers",
-      json_node_copy (ice_servers_));
+  // A new array each time (json_node_copy would share it): per-joiner
+  // entries are appended to it.
+  JsonArray *ice = json_array_new ();
+  JsonArray *shared = json_node_get_array (ice_servers_);
+  for (guint i = 0; i < json_array_get_length (shared); i++)
+    json_array_add_element (ice,
+        json_node_copy (json_array_get_element (shared, i)));
+  if (config_.add_ice_servers)
+    config_.add_ice_servers (ice, id);
+  json_object_set_array_member (joined.get (), "iceServers", ice);
   json_object_set_int_member (joined.get (), "maxRoomSize",
       config_.max_room_size);
   out.push_back ({conn, proto::to_json (joined.get ())});
@@ -242,6 +280,7 @@ RoomRegistry::leave (ConnectionId conn, bool reply, std::vector<Outgoing> &out)
 void
 RoomRegistry::disconnect (ConnectionId conn, std::vector<Outgoing> &out)
 {
+  buckets_.erase (conn);
   leave (conn, false, out);
 }
 

@@ -24,6 +24,11 @@ struct Outgoing {
 // Limits with their one definition; main.cpp exposes them as options.
 inline constexpr std::size_t kDefaultMaxRoomSize = 8;
 inline constexpr std::size_t kDefaultMaxRooms = 10000;
+// A connection may send this many messages a second on average, in bursts
+// of up to kDefaultBurst (the first seconds of a mesh call trickle many ICE
+// candidates).
+inline constexpr double kDefaultMessagesPerSecond = 50;
+inline constexpr double kDefaultBurst = 200;
 
 struct RegistryConfig {
   std::size_t max_room_size = kDefaultMaxRoomSize;
@@ -34,6 +39,14 @@ struct RegistryConfig {
   // the refusal message (code `unauthorized`); may replace the name.
   std::function<const char *(const std::string & room, const char *token,
       std::string & name)> authorize;
+  // Adds per-joiner entries (TURN credentials) to the `iceServers` a new
+  // member gets.
+  std::function<void (JsonArray * ice_servers, const std::string & peer_id)>
+      add_ice_servers;
+  double messages_per_second = kDefaultMessagesPerSecond;
+  double burst = kDefaultBurst;
+  // Monotonic clock in microseconds; tests replace it.
+  std::function<gint64 ()> now_us = g_get_monotonic_time;
 };
 
 class RoomRegistry {
@@ -64,6 +77,15 @@ private:
     protocol::JsonObjectPtr state;    // last peer-state, may be null
   };
 
+  struct Bucket {
+    double tokens;
+    gint64 refilled_us;
+    gint64 last_refusal_us;
+  };
+
+  // Token bucket: false when @conn is over its rate; the refusal is sent
+  // at most once a second so a flood does not get a flood back.
+  bool take_token (ConnectionId conn, std::vector<Outgoing> & out);
   void join (ConnectionId conn, JsonObject * msg, std::vector<Outgoing> & out);
   void leave (ConnectionId conn, bool reply, std::vector<Outgoing> & out);
   void relay (ConnectionId conn, const char *type, JsonObject * msg,
@@ -79,6 +101,7 @@ private:
   std::unordered_map<ConnectionId, Member> members_;
   std::unordered_map<std::string, std::vector<ConnectionId>> rooms_;
   std::unordered_map<std::string, ConnectionId> by_peer_id_;
+  std::unordered_map<ConnectionId, Bucket> buckets_;
 };
 
 }  // namespace p2pcall::server

@@ -46,9 +46,13 @@ SignallingServer::~SignallingServer ()
 bool
 SignallingServer::start (GError **error)
 {
-  soup_ = soup_server_new ("server-header", "p2pcall-server ", nullptr);
+  soup_ = soup_server_new ("server-header", "p2pcall-server ",
+      "tls-certificate", options_.tls_certificate, nullptr);
+  SoupServerListenOptions listen = options_.tls_certificate ?
+      SOUP_SERVER_LISTEN_HTTPS : (SoupServerListenOptions) 0;
   soup_server_add_handler (soup_, "/", on_http, this, nullptr);
   soup_server_add_handler (soup_, "/healthz", on_http, this, nullptr);
+  soup_server_add_handler (soup_, "/ws", on_http, this, nullptr);
   // The original app's client connects to ws://HOST:8080, so "/" upgrades too.
   soup_server_add_websocket_handler (soup_, "/ws", nullptr, nullptr,
       on_websocket, this, nullptr);
@@ -57,8 +61,7 @@ SignallingServer::start (GError **error)
 
   bool ok;
   if (options_.address.empty ()) {
-    ok = soup_server_listen_all (soup_, options_.port, (SoupServerListenOptions) 0,
-        error);
+    ok = soup_server_listen_all (soup_, options_.port, listen, error);
   } else {
     g_autoptr (GInetAddress) inet =
         g_inet_address_new_from_string (options_.address.c_str ());
@@ -69,7 +72,7 @@ SignallingServer::start (GError **error)
     }
     g_autoptr (GSocketAddress) addr =
         g_inet_socket_address_new (inet, options_.port);
-    ok = soup_server_listen (soup_, addr, (SoupServerListenOptions) 0, error);
+    ok = soup_server_listen (soup_, addr, listen, error);
   }
   if (!ok)
     return false;
@@ -90,7 +93,8 @@ SignallingServer::url () const
         g_uri_get_host (uri);
     if (host.find (':') != std::string::npos)
       host = "[" + host + "]";
-    result = "http://" + host + ":" + std::to_string (g_uri_get_port (uri)) +
+    result = std::string (options_.tls_certificate ? "https://" : "http://") +
+        host + ":" + std::to_string (g_uri_get_port (uri)) +
         "/";
   }
   g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
@@ -113,16 +117,97 @@ SignallingServer::on_http (SoupServer *, SoupServerMessage *msg,
     const char *path, GHashTable *, gpointer user_data)
 {
   auto *self = static_cast<SignallingServer *> (user_data);
-  // libsoup calls this handler for WebSocket upgrades at "/" too, before it
-  // looks at the handshake; setting no status lets the upgrade go ahead.
+  // libsoup calls this handler for WebSocket upgrades too, before it looks
+  // at the handshake; setting no status lets the upgrade go ahead.
   if (soup_message_headers_header_contains (
           soup_server_message_get_request_headers (msg), "Upgrade",
-          "websocket"))
+          "websocket")) {
+    self->admit_upgrade (msg);
     return;
+  }
   if (strcmp (path, "/healthz") == 0)
     self->serve_health (msg);
   else
     self->files_.handle (msg, path);
+}
+
+namespace {
+
+std::string
+remote_address (SoupServerMessage *msg)
+{
+  GSocketAddress *addr = soup_server_message_get_remote_address (msg);
+  if (!addr || !G_IS_INET_SOCKET_ADDRESS (addr))
+    return "?";
+  g_autofree char *text = g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)));
+  return text;
+}
+
+// "scheme://host[:port]" in lower case, without a default port.
+std::string
+normalise_origin (const char *origin)
+{
+  g_autoptr (GUri) uri = g_uri_parse (origin, G_URI_FLAGS_NONE, nullptr);
+  if (!uri || !g_uri_get_host (uri))
+    return {};
+  g_autofree char *scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  g_autofree char *host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  std::string result = std::string (scheme) + "://" + host;
+  int port = g_uri_get_port (uri);
+  bool default_port = port < 0 || (port == 80 && !g_strcmp0 (scheme, "http"))
+      || (port == 443 && !g_strcmp0 (scheme, "https"));
+  if (!default_port)
+    result += ":" + std::to_string (port);
+  return result;
+}
+
+}  // namespace
+
+bool
+SignallingServer::origin_allowed (SoupServerMessage *msg) const
+{
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *origin = soup_message_headers_get_one (headers, "Origin");
+  if (!origin)
+    return true;
+  std::string wanted = normalise_origin (origin);
+  if (wanted.empty ())
+    return false;
+  if (options_.allowed_origins.empty ()) {
+    // Same origin as the page: the Origin's host and port are the Host the
+    // request was sent to.
+    const char *host = soup_message_headers_get_one (headers, "Host");
+    std::string scheme = options_.tls_certificate ? "https://" : "http://";
+    return host && wanted == normalise_origin ((scheme + host).c_str ());
+  }
+  for (const std::string &allowed : options_.allowed_origins)
+    if (allowed == "*" || normalise_origin (allowed.c_str ()) == wanted)
+      return true;
+  return false;
+}
+
+bool
+SignallingServer::admit_upgrade (SoupServerMessage *msg)
+{
+  std::string remote = remote_address (msg);
+  if (!origin_allowed (msg)) {
+    const char *origin = soup_message_headers_get_one (
+        soup_server_message_get_request_headers (msg), "Origin");
+    g_message ("refused WebSocket from %s: origin %s is not allowed (see "
+        "--allowed-origin)", remote.c_str (), origin);
+    soup_server_message_set_status (msg, SOUP_STATUS_FORBIDDEN, nullptr);
+    return false;
+  }
+  auto count = connections_per_address_.find (remote);
+  if (count != connections_per_address_.end () &&
+      count->second >= options_.max_connections_per_address) {
+    g_message ("refused WebSocket from %s: it has %u connections open",
+        remote.c_str (), count->second);
+    soup_server_message_set_status (msg, 429, "Too Many Requests");
+    return false;
+  }
+  return true;
 }
 
 void
@@ -148,14 +233,8 @@ void
 SignallingServer::add_connection (SoupServerMessage *msg,
     SoupWebsocketConnection *ws)
 {
-  std::string remote = "?";
-  if (GSocketAddress *addr = soup_server_message_get_remote_address (msg)) {
-    GInetAddress *inet =
-        g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr));
-    g_autofree char *text = g_inet_address_to_string (inet);
-    remote = text;
-  }
-
+  std::string remote = remote_address (msg);
+  connections_per_address_[remote]++;
   ConnectionId id = next_id_++;
   auto conn = std::make_unique<Connection> (this, id, ws, remote);
   // Messages over the limit are refused here with a clean 1009 close;
@@ -227,6 +306,9 @@ SignallingServer::on_closed (ConnectionId id)
   // handler returns so libsoup is not left holding a finalized object.
   std::unique_ptr<Connection> conn = std::move (it->second);
   connections_.erase (it);
+  auto count = connections_per_address_.find (conn->remote);
+  if (count != connections_per_address_.end () && --count->second == 0)
+    connections_per_address_.erase (count);
   g_idle_add_full (G_PRIORITY_DEFAULT, +[] (gpointer p) -> gboolean {
         delete static_cast<Connection *> (p);
         return G_SOURCE_REMOVE;

@@ -11,12 +11,14 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace p2pcall::server {
 
 inline constexpr guint kDefaultPort = 8080;
 inline constexpr guint kDefaultKeepaliveSeconds = 10;
 inline constexpr guint64 kDefaultMaxMessageSize = 64 * 1024;
+inline constexpr guint kDefaultMaxConnectionsPerAddress = 64;
 
 struct ServerOptions {
   std::string address;          // empty: every interface
@@ -24,6 +26,13 @@ struct ServerOptions {
   std::string web_root;
   guint keepalive_seconds = kDefaultKeepaliveSeconds;
   guint64 max_message_size = kDefaultMaxMessageSize;
+  guint max_connections_per_address = kDefaultMaxConnectionsPerAddress;
+  // Origins a browser page may open the WebSocket from ("*": any). Empty:
+  // the page's own origin only. Clients that send no Origin (the elements,
+  // command-line tools) are not browsers and are let through.
+  std::vector<std::string> allowed_origins;
+  // With a certificate the server speaks https and wss only.
+  GTlsCertificate *tls_certificate = nullptr;
   RegistryConfig registry;
 };
 
@@ -54,6 +63,10 @@ private:
   void on_closed (ConnectionId id);
   void dispatch (std::vector<Outgoing> & out);
   void serve_health (SoupServerMessage * msg);
+  // Checks an upgrade request before libsoup accepts it; sets a refusal
+  // status and returns false when it may not go ahead.
+  bool admit_upgrade (SoupServerMessage * msg);
+  bool origin_allowed (SoupServerMessage * msg) const;
 
   ServerOptions options_;
   RoomRegistry registry_;
@@ -62,6 +75,7 @@ private:
   guint keepalive_source_ = 0;
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<std::string, guint> connections_per_address_;
 };
 
 }  // namespace p2pcall::server

@@ -98,8 +98,9 @@ public:
         nullptr, &err);
     g_assert_no_error (err);
     g_assert_nonnull (line);
-    const char *url = strstr (line, "http://");
+    const char *url = strstr (line, "://");
     g_assert_nonnull (url);
+    tls_ = g_str_has_prefix (line + (url - line) - 5, "https");
     const char *colon = strrchr (url, ':');
     port_ = (guint) atoi (colon + 1);
     g_assert_cmpuint (port_, >, 0);
@@ -130,7 +131,8 @@ public:
 
   std::string ws_url (const char *path = "/ws") const
   {
-    return "ws://127.0.0.1:" + std::to_string (port_) + path;
+    return std::string (tls_ ? "wss" : "ws") + "://127.0.0.1:" +
+        std::to_string (port_) + path;
   }
 
 private:
@@ -146,21 +148,43 @@ private:
   GSubprocess *proc_ = nullptr;
   GCancellable *cancel_ = nullptr;
   bool exited_ = false;
+  bool tls_ = false;
   guint port_ = 0;
 };
 
 // A WebSocket client that queues what it receives.
 class Client {
 public:
-  Client (const ServerProcess &server, const char *path = "/ws")
+  struct Options {
+    const char *path = "/ws";
+    const char *origin = nullptr;
+    // For wss: the one certificate to trust.
+    GTlsCertificate *trust = nullptr;
+  };
+
+  Client (const ServerProcess &server) : Client (server, Options ()) {}
+  Client (const ServerProcess &server, const char *path)
+    : Client (server, Options { path }) {}
+
+  Client (const ServerProcess &server, const Options &options)
   {
     session_ = soup_session_new ();
     g_autoptr (SoupMessage) msg = soup_message_new ("GET",
-        server.ws_url (path).c_str ());
+        server.ws_url (options.path).c_str ());
+    if (options.origin)
+      soup_message_headers_replace (soup_message_get_request_headers (msg),
+          "Origin", options.origin);
+    if (options.trust)
+      g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[] (SoupMessage *,
+                  GTlsCertificate *cert, GTlsCertificateFlags,
+                  GTlsCertificate *trust) -> gboolean {
+            return g_tls_certificate_is_same (cert, trust);
+          }), options.trust);
     soup_session_websocket_connect_async (session_, msg, nullptr, nullptr,
         G_PRIORITY_DEFAULT, nullptr, on_connected, this);
     g_assert_true (wait_for ([this] { return ws_ || failed_; }));
-    g_assert_nonnull (ws_);
+    if (!ws_)
+      return;
     soup_websocket_connection_set_max_incoming_payload_size (ws_, 0);
     g_signal_connect (ws_, "message", G_CALLBACK (on_message), this);
     g_signal_connect (ws_, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *,
@@ -224,6 +248,8 @@ public:
   }
 
   bool wait_closed () { return wait_for ([this] { return closed_; }); }
+  bool connected () const { return ws_ != nullptr; }
+  const std::string &connect_error () const { return error_; }
   SoupWebsocketConnection *ws () { return ws_; }
 
 private:
@@ -234,6 +260,8 @@ private:
     self->ws_ = soup_session_websocket_connect_finish (SOUP_SESSION (source),
         res, &err);
     self->failed_ = self->ws_ == nullptr;
+    if (err)
+      self->error_ = err->message;
   }
 
   static void on_message (SoupWebsocketConnection *, gint type, GBytes *data,
@@ -248,6 +276,7 @@ private:
   SoupWebsocketConnection *ws_ = nullptr;
   bool failed_ = false;
   bool closed_ = false;
+  std::string error_;
   std::deque<std::string> inbox_;
 };
 
@@ -393,7 +422,7 @@ test_silent_peer_is_dropped (void)
 void
 test_many_rooms_nothing_misrouted (void)
 {
-  ServerProcess server;
+  ServerProcess server ({"--max-connections-per-address", "1000"});
   constexpr int kRooms = 100;
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<std::string> ids;
@@ -413,8 +442,9 @@ test_many_rooms_nothing_misrouted (void)
   }
   for (int r = 0; r < kRooms; r++) {
     proto::JsonObjectPtr offer = clients[2 * r + 1]->expect (proto::kOffer);
+    std::string tag = "room-" + std::to_string (r);
     g_assert_cmpstr (proto::get_string (proto::get_object (offer.get (),
-                "offer"), "sdp"), ==, ("room-" + std::to_string (r)).c_str ());
+                "offer"), "sdp"), ==, tag.c_str ());
     g_assert_cmpstr (proto::get_string (offer.get (), "from"), ==,
         ids[2 * r].c_str ());
     clients[2 * r + 1]->send (proto::build_description (proto::kAnswer,
@@ -422,8 +452,9 @@ test_many_rooms_nothing_misrouted (void)
   }
   for (int r = 0; r < kRooms; r++) {
     proto::JsonObjectPtr answer = clients[2 * r]->expect (proto::kAnswer);
+    std::string tag = "answer-" + std::to_string (r);
     g_assert_cmpstr (proto::get_string (proto::get_object (answer.get (),
-                "answer"), "sdp"), ==, ("answer-" + std::to_string (r)).c_str ());
+                "answer"), "sdp"), ==, tag.c_str ());
   }
   for (auto &c : clients)
     g_assert_true (c->quiet (1000));
@@ -561,6 +592,211 @@ test_bad_options_are_refused (void)
   }
 }
 
+
+// Output of a command line, which must succeed.
+std::string
+run (std::vector<const char *> argv, const char *env_name = nullptr,
+    const char *env_value = nullptr)
+{
+  argv.push_back (nullptr);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+      (GSubprocessFlags) (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+          G_SUBPROCESS_FLAGS_STDERR_MERGE));
+  if (env_name)
+    g_subprocess_launcher_setenv (launcher, env_name, env_value, TRUE);
+  g_autoptr (GError) err = nullptr;
+  g_autoptr (GSubprocess) proc = g_subprocess_launcher_spawnv (launcher,
+      argv.data (), &err);
+  g_assert_no_error (err);
+  g_autofree char *out = nullptr;
+  g_subprocess_communicate_utf8 (proc, nullptr, nullptr, &out, nullptr, &err);
+  g_assert_no_error (err);
+  if (!g_subprocess_get_successful (proc))
+    g_error ("%s failed: %s", argv[0], out);
+  return g_strstrip (out);
+}
+
+std::string
+token (const char *room, const char *ttl, const char *name = nullptr)
+{
+  std::vector<const char *> argv = {g_getenv ("P2PCALL_SERVER"), "token",
+    "--room", room, "--ttl", ttl};
+  if (name) {
+    argv.push_back ("--name");
+    argv.push_back (name);
+  }
+  return run (argv, "P2PCALL_AUTH_SECRET", "test-secret");
+}
+
+void
+test_access_tokens (void)
+{
+  ServerProcess server ({"--auth-secret", "test-secret"});
+  Client a (server), b (server);
+  std::string good = token ("club", "1h", "Member");
+
+  struct {
+    std::string token;
+    const char *room;
+  } refused[] = {
+    {"", "club"},
+    {token ("other", "1h"), "club"},
+    {good.substr (0, good.size () - 2) + "xx", "club"},
+  };
+  for (auto &r : refused) {
+    a.send (proto::build_join (r.room, "", r.token));
+    a.expect_error (proto::kErrUnauthorized);
+  }
+  // Nobody was let in: b joining alone sees no peers.
+  b.send (proto::build_join ("club", "", token ("*", "1h")));
+  proto::JsonObjectPtr joined = b.expect (proto::kJoined);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (
+              joined.get (), "peers")), ==, 0);
+
+  a.send (proto::build_join ("club", "asked-name", good));
+  a.expect (proto::kJoined);
+  proto::JsonObjectPtr announce = b.expect (proto::kUserJoined);
+  g_assert_cmpstr (proto::get_string (announce.get (), "name"), ==, "Member");
+}
+
+void
+test_expired_token (void)
+{
+  ServerProcess server ({"--auth-secret", "test-secret"});
+  Client a (server);
+  std::string short_lived = token ("r", "1s");
+  // Expiry is in whole seconds: wait until it has certainly passed.
+  g_usleep (2100 * 1000);
+  a.send (proto::build_join ("r", "", short_lived));
+  a.expect_error (proto::kErrUnauthorized);
+}
+
+void
+test_origins (void)
+{
+  {
+    ServerProcess server;
+    std::string own = "http://127.0.0.1:" + std::to_string (server.port ());
+    Client same (server, Client::Options {"/ws", own.c_str ()});
+    g_assert_true (same.connected ());
+    Client none (server);
+    g_assert_true (none.connected ());
+    Client foreign (server, Client::Options {"/ws", "http://evil.invalid"});
+    g_assert_false (foreign.connected ());
+    Client foreign_root (server, Client::Options {"/", "https://evil.invalid"});
+    g_assert_false (foreign_root.connected ());
+  }
+  {
+    ServerProcess server ({"--allowed-origin", "https://call.example.org"});
+    Client listed (server, Client::Options {"/ws", "https://call.example.org"});
+    g_assert_true (listed.connected ());
+    Client other (server, Client::Options {"/ws", "https://example.org"});
+    g_assert_false (other.connected ());
+  }
+}
+
+void
+test_connections_per_address (void)
+{
+  ServerProcess server ({"--max-connections-per-address", "3"});
+  auto c1 = std::make_unique<Client> (server);
+  Client c2 (server), c3 (server);
+  g_assert_true (c1->connected () && c2.connected () && c3.connected ());
+  Client c4 (server);
+  g_assert_false (c4.connected ());
+  // A slot frees when one closes.
+  c1.reset ();
+  g_assert_true (wait_for ([&server] {
+        Client again (server);
+        return again.connected ();
+      }));
+}
+
+void
+test_flood_is_limited_others_unaffected (void)
+{
+  ServerProcess server ({"--max-messages-per-second", "20",
+      "--message-burst", "20"});
+  Client flooder (server), victim (server), bystander (server);
+  flooder.join ("r");
+  victim.join ("r");
+  bystander.join ("q");
+  flooder.expect (proto::kUserJoined);
+  for (int i = 0; i < 500; i++)
+    flooder.send (proto::build_description (proto::kOffer, "flood", ""));
+  flooder.expect_error (proto::kErrRateLimited);
+  int received = 0;
+  while (proto::JsonObjectPtr m = victim.next (500000))
+    received++;
+  g_assert_cmpint (received, <, 100);
+  g_assert_cmpint (received, >, 0);
+  g_assert_true (bystander.quiet ());
+  // The victim's own messages still go through.
+  Client third (server);
+  third.join ("r");
+  victim.expect (proto::kUserJoined);
+  victim.send (proto::build_description (proto::kOffer, "hello", ""));
+  g_assert_nonnull (third.expect (proto::kOffer).get ());
+}
+
+void
+test_turn_credentials_in_joined (void)
+{
+  ServerProcess server ({"--turn-server", "turn:127.0.0.1:3478?transport=udp",
+      "--turn-secret", "north", "--turn-ttl", "1h"});
+  Client a (server);
+  a.send (proto::build_join ("r", "", ""));
+  proto::JsonObjectPtr joined = a.expect (proto::kJoined);
+  std::string id = proto::get_string (joined.get (), "id");
+  JsonArray *ice = json_object_get_array_member (joined.get (), "iceServers");
+  g_assert_cmpuint (json_array_get_length (ice), ==, 1);
+  JsonObject *turn = json_array_get_object_element (ice, 0);
+  std::string user = proto::get_string (turn, "username");
+  g_assert_true (g_str_has_suffix (user.c_str (), (":" + id).c_str ()));
+  gint64 expiry = g_ascii_strtoll (user.c_str (), nullptr, 10);
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  g_assert_cmpint (expiry, >, now + 3000);
+  g_assert_cmpint (expiry, <=, now + 3601);
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) "north", 5);
+  g_hmac_update (hmac, (const guchar *) user.data (), user.size ());
+  guint8 digest[20];
+  gsize len = sizeof (digest);
+  g_hmac_get_digest (hmac, digest, &len);
+  g_autofree char *expected = g_base64_encode (digest, len);
+  g_assert_cmpstr (proto::get_string (turn, "credential"), ==, expected);
+}
+
+void
+test_tls (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("p2pcall-tls-XXXXXX", nullptr);
+  std::string cert = std::string (dir) + "/cert.pem";
+  std::string key = std::string (dir) + "/key.pem";
+  run ({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+      "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.c_str (),
+      "-out", cert.c_str (), "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-addext", "subjectAltName=IP:127.0.0.1"});
+  g_autoptr (GTlsCertificate) trust = g_tls_certificate_new_from_file (
+      cert.c_str (), nullptr);
+  g_assert_nonnull (trust);
+  {
+    ServerProcess server ({"--tls-cert", cert, "--tls-key", key});
+    Client a (server, Client::Options {"/ws", nullptr, trust});
+    Client b (server, Client::Options {"/ws", nullptr, trust});
+    g_assert_true (a.connected ());
+    a.join ("secure");
+    b.join ("secure");
+    a.expect (proto::kUserJoined);
+    a.send (proto::build_description (proto::kOffer, "over tls", ""));
+    g_assert_nonnull (b.expect (proto::kOffer).get ());
+    // A client that does not trust the certificate is refused by TLS.
+    Client untrusting (server);
+    g_assert_false (untrusting.connected ());
+  }
+  g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", dir);
+  g_assert_cmpint (system (cmd), ==, 0);
+}
+
 }  // namespace
 
 int
@@ -576,6 +812,13 @@ main (int argc, char **argv)
   g_test_add_func ("/server/200-clients-100-rooms", test_many_rooms_nothing_misrouted);
   g_test_add_func ("/server/http-static", test_http_static);
   g_test_add_func ("/server/bad-options", test_bad_options_are_refused);
+  g_test_add_func ("/server/access-tokens", test_access_tokens);
+  g_test_add_func ("/server/expired-token", test_expired_token);
+  g_test_add_func ("/server/origins", test_origins);
+  g_test_add_func ("/server/connections-per-address", test_connections_per_address);
+  g_test_add_func ("/server/flood-limited", test_flood_is_limited_others_unaffected);
+  g_test_add_func ("/server/turn-credentials", test_turn_credentials_in_joined);
+  g_test_add_func ("/server/tls", test_tls);
   WebRoot web_root;
   test_web_root = &web_root;
   return g_test_run ();
