@@ -1,0 +1,187 @@
+// Drives p2pcall in real Chromium: starts p2pcall-server, launches Debian's
+// chromium through playwright-core, opens call pages, takes screenshots and
+// stops everything it started. Shared by the browser tests and the
+// GStreamer <-> browser interop tests; keep its exports stable.
+//
+// Environment: P2PCALL_SERVER (the server binary), P2PCALL_WEB_ROOT (web/),
+// P2PCALL_ARTIFACTS (where screenshots go), CHROMIUM (default /usr/bin/chromium).
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const CHROMIUM_FLAGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--allow-loopback-in-peer-connection',
+  // getDisplayMedia picks the whole (fake) screen without a picker.
+  '--auto-select-desktop-capture-source=Entire screen',
+  '--autoplay-policy=no-user-gesture-required',
+];
+
+const LISTENING = /p2pcall-server: listening on (http\S+)/;
+const started = new Set();   // servers and browsers to stop at exit
+
+// Starts p2pcall-server on loopback. @port 0 picks a free one; @args are
+// appended. Resolves { url, port, process, stop(), output() } once listening.
+export function startServer({ port = 0, args = [] } = {}) {
+  const exe = requireEnv('P2PCALL_SERVER');
+  const child = spawn(exe, [
+    '--address', '127.0.0.1', '--port', String(port), '--ice-server', 'none',
+    '--web-root', requireEnv('P2PCALL_WEB_ROOT'), ...args,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const server = {
+    process: child,
+    url: '',
+    port: 0,
+    output: () => output,
+    stop: () => stopProcess(child).finally(() => started.delete(server)),
+  };
+  started.add(server);
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk;
+      const match = LISTENING.exec(output);
+      if (match && !server.url) {
+        server.url = match[1];
+        server.port = Number(new URL(match[1]).port);
+        resolve(server);
+      }
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stderr.setEncoding('utf8').on('data', (chunk) => { output += chunk; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (!server.url) reject(new Error(`p2pcall-server exited (${code}) before listening:\n${output}`));
+    });
+  });
+}
+
+export async function launchBrowser({ args = [] } = {}) {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: [...CHROMIUM_FLAGS, ...args],
+    headless: true,
+  });
+  const entry = { stop: () => browser.close().catch(() => {}) };
+  started.add(entry);
+  browser.on('disconnected', () => started.delete(entry));
+  return browser;
+}
+
+// Opens @url in a context of its own (separate storage, like another person).
+// Console errors and page errors are kept on page.p2pcallLog for diagnosis.
+export async function openCall(browser, url, { viewport = { width: 1280, height: 800 } } = {}) {
+  const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
+  const page = await context.newPage();
+  page.p2pcallLog = [];
+  page.on('console', (msg) => page.p2pcallLog.push(`${msg.type()}: ${msg.text()}`));
+  page.on('pageerror', (error) => page.p2pcallLog.push(`pageerror: ${error.message}`));
+  await page.goto(url);
+  return page;
+}
+
+export function callUrl(server, room, extra = {}) {
+  const url = new URL(server.url);
+  if (room) url.searchParams.set('room', room);
+  for (const [key, value] of Object.entries(extra)) url.searchParams.set(key, value);
+  return url.href;
+}
+
+export async function screenshot(page, name) {
+  const dir = process.env.P2PCALL_ARTIFACTS ?? path.resolve('artifacts');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+// Waits for @predicate (run in the page) to be truthy; generous by default,
+// since pass/fail must never hinge on speed.
+export function waitInPage(page, predicate, arg, timeout = 30000) {
+  return page.waitForFunction(predicate, arg, { timeout, polling: 100 });
+}
+
+// Number of remote members whose peer connection is 'connected'.
+export function connectedCount(page) {
+  return page.evaluate(() => window.p2pcall.session.peerConnections
+    .filter((pc) => pc.connectionState === 'connected').length);
+}
+
+export function waitConnected(page, count, timeout) {
+  return waitInPage(page, (n) => window.p2pcall?.session.peerConnections
+    .filter((pc) => pc.connectionState === 'connected').length === n, count, timeout);
+}
+
+// Remote video frames decoded so far, summed over every connection.
+export function framesDecoded(page) {
+  return page.evaluate(async () => {
+    let frames = 0;
+    for (const pc of window.p2pcall.session.peerConnections) {
+      for (const stat of (await pc.getStats()).values()) {
+        if (stat.type === 'inbound-rtp' && stat.kind === 'video') frames += stat.framesDecoded ?? 0;
+      }
+    }
+    return frames;
+  });
+}
+
+// Resolves once more frames than @above have been decoded.
+export async function waitFramesDecoded(page, above = 0, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  let frames = 0;
+  while (Date.now() < deadline) {
+    frames = await framesDecoded(page);
+    if (frames > above) return frames;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no video frames decoded beyond ${above} (have ${frames})`);
+}
+
+// Remote tiles: [{ key, name, audio, video, screen, connection, videoWidth }].
+export function remoteTiles(page) {
+  return page.$$eval('#tiles .tile.remote', (tiles) => tiles.map((tile) => ({
+    key: tile.dataset.key,
+    name: tile.querySelector('.tile-name').textContent,
+    audio: tile.dataset.audio,
+    video: tile.dataset.video,
+    screen: tile.dataset.screen,
+    connection: tile.dataset.connection,
+    videoWidth: tile.querySelector('video').videoWidth,
+  })));
+}
+
+export function waitRemoteTiles(page, count, timeout) {
+  return waitInPage(page, (n) => document.querySelectorAll('#tiles .tile.remote').length === n, count, timeout);
+}
+
+// Stops every server and browser this process started.
+export async function stopAll() {
+  await Promise.all([...started].map((entry) => entry.stop()));
+  started.clear();
+}
+
+function stopProcess(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+function requireEnv(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run the tests through meson test)`);
+  return value;
+}
+
+// A test that throws must not leave a server or Chromium behind.
+process.on('exit', () => {
+  for (const entry of started) entry.process?.kill('SIGKILL');
+});

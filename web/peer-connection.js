@@ -1,0 +1,163 @@
+// One RTCPeerConnection to one remote member, with perfect negotiation
+// (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example), a chat
+// data channel and ICE restarts. Signalling goes out through @send; the
+// caller feeds what arrives into handleDescription/handleCandidate.
+import { buildCandidate, buildDescription } from './protocol.js';
+
+const MAX_ICE_RESTARTS = 2;
+const CHAT_LABEL = 'chat';
+
+// Events: 'track' (detail: MediaStream), 'state' (detail: connectionState),
+// 'data' (detail: parsed data-channel message), 'channel-open', 'channel-close',
+// 'gave-up'.
+export class PeerConnection extends EventTarget {
+  remoteId;
+  #pc;
+  #send;
+  #polite;
+  #makingOffer = false;
+  #ignoreOffer = false;
+  #queue = Promise.resolve();   // descriptions and candidates, in arrival order
+  #channel = null;
+  #iceRestarts = 0;
+  #localStream;
+  #remoteStream = new MediaStream();
+
+  // @offerer: true for the member already in the room (PROTOCOL.md "Who
+  // offers"); it creates the transceivers and the chat channel.
+  constructor({ remoteId, polite, offerer, iceServers, localStream, send }) {
+    super();
+    this.remoteId = remoteId;
+    this.#polite = polite;
+    this.#send = send;
+    this.#localStream = localStream;
+    this.#pc = new RTCPeerConnection({ iceServers });
+    this.#pc.onicecandidate = ({ candidate }) => this.#send(buildCandidate(candidate, this.remoteId));
+    this.#pc.onnegotiationneeded = () => this.#offer();
+    this.#pc.ontrack = ({ track }) => {
+      this.#remoteStream.addTrack(track);
+      this.dispatchEvent(new CustomEvent('track', { detail: this.#remoteStream }));
+    };
+    this.#pc.onconnectionstatechange = () => this.#connectionStateChanged();
+    this.#pc.ondatachannel = ({ channel }) => this.#adoptChannel(channel);
+    if (offerer) {
+      for (const kind of ['audio', 'video']) {
+        const track = localStream.getTracks().find((t) => t.kind === kind);
+        this.#pc.addTransceiver(track ?? kind, { direction: 'sendrecv', streams: [localStream] });
+      }
+      this.#adoptChannel(this.#pc.createDataChannel(CHAT_LABEL));
+    }
+  }
+
+  get connectionState() { return this.#pc.connectionState; }
+  get polite() { return this.#polite; }
+  set polite(value) { this.#polite = value; }
+  get channelOpen() { return this.#channel?.readyState === 'open'; }
+
+  handleDescription(description) {
+    this.#enqueue(async () => {
+      const collision = description.type === 'offer' &&
+        (this.#makingOffer || this.#pc.signalingState !== 'stable');
+      this.#ignoreOffer = !this.#polite && collision;
+      if (this.#ignoreOffer) return;
+      await this.#pc.setRemoteDescription(description);
+      if (description.type === 'offer') {
+        this.#sendOnOfferedTransceivers();
+        await this.#pc.setLocalDescription();
+        this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
+      }
+    });
+  }
+
+  handleCandidate(candidate) {
+    this.#enqueue(async () => {
+      try {
+        await this.#pc.addIceCandidate(candidate ?? undefined);
+      } catch (error) {
+        if (!this.#ignoreOffer) throw error;
+      }
+    });
+  }
+
+  // Swaps what goes out without renegotiating (camera <-> screen, device change).
+  async replaceTrack(kind, track) {
+    const transceiver = this.#pc.getTransceivers().find((t) => t.receiver.track.kind === kind);
+    await transceiver?.sender.replaceTrack(track);
+  }
+
+  sendData(message) {
+    if (!this.channelOpen) return false;
+    this.#channel.send(JSON.stringify(message));
+    return true;
+  }
+
+  outgoingTrack(kind) {
+    return this.#pc.getSenders().find((s) => s.track?.kind === kind)?.track ?? null;
+  }
+
+  getStats() {
+    return this.#pc.getStats();
+  }
+
+  close() {
+    this.#channel?.close();
+    this.#pc.close();
+  }
+
+  // The answerer's transceivers come from the offer as recvonly: give them
+  // our tracks so the call goes both ways without another round.
+  #sendOnOfferedTransceivers() {
+    for (const transceiver of this.#pc.getTransceivers()) {
+      if (transceiver.sender.track || transceiver.currentDirection === 'stopped') continue;
+      const kind = transceiver.receiver.track.kind;
+      const track = this.#localStream.getTracks().find((t) => t.kind === kind);
+      if (track) transceiver.sender.replaceTrack(track);
+      transceiver.sender.setStreams?.(this.#localStream);
+      transceiver.direction = 'sendrecv';
+    }
+  }
+
+  async #offer() {
+    try {
+      this.#makingOffer = true;
+      await this.#pc.setLocalDescription();
+      this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
+    } catch (error) {
+      console.warn('p2pcall: offer failed', error);
+    } finally {
+      this.#makingOffer = false;
+    }
+  }
+
+  #enqueue(step) {
+    this.#queue = this.#queue.then(step).catch((error) => console.warn('p2pcall: negotiation', error));
+  }
+
+  #connectionStateChanged() {
+    const state = this.#pc.connectionState;
+    if (state === 'connected') this.#iceRestarts = 0;
+    if (state === 'failed') {
+      if (this.#iceRestarts < MAX_ICE_RESTARTS) {
+        this.#iceRestarts += 1;
+        this.#pc.restartIce();   // negotiationneeded then sends an ICE-restart offer
+      } else {
+        this.dispatchEvent(new Event('gave-up'));
+      }
+    }
+    this.dispatchEvent(new CustomEvent('state', { detail: state }));
+  }
+
+  #adoptChannel(channel) {
+    if (channel.label !== CHAT_LABEL) return;
+    this.#channel = channel;
+    channel.onopen = () => this.dispatchEvent(new Event('channel-open'));
+    channel.onclose = () => this.dispatchEvent(new Event('channel-close'));
+    channel.onmessage = ({ data }) => {
+      try {
+        this.dispatchEvent(new CustomEvent('data', { detail: JSON.parse(data) }));
+      } catch {
+        // not ours
+      }
+    };
+  }
+}

@@ -1,0 +1,288 @@
+// The call in one room: turns protocol events into peer connections and call
+// state. One PeerConnection per remote member (a mesh).
+//
+// Surviving a signalling restart. A member's server id changes whenever its
+// socket rejoins, but its RTCPeerConnections need no server while they stay
+// connected. So each tab makes a random clientId and sends it in every
+// peer-state (the server relays state objects as they are). Members are keyed
+// locally by that clientId, not by server id:
+// - when our own socket rejoins, every member loses its server id and becomes
+//   an orphan; its connection (and tile) stays while it is connected;
+// - a rejoined member is recognised by its clientId, from the `peers` of our
+//   `joined` or from its next `peer-state`, and the orphan is given the new id:
+//   no new offer, no second tile;
+// - the member already in the room offers on `user-joined`, except while we
+//   hold orphans: then it waits for the newcomer's peer-state (which our
+//   clients send right after `joined`) for at most OFFER_WAIT_MS, so a
+//   rejoining member is not offered a second connection;
+// - when the server says a member left but its connection is still up and it
+//   did not say goodbye over the data channel, it is kept as an orphan for
+//   ORPHAN_GRACE_MS, time for its socket to rejoin.
+// Orphans whose connection fails, closes or outlives the grace are dropped.
+import {
+  buildPeerState, errorInPlainWords, ErrorCode, isPolite, MessageType, STATE_CLIENT_ID,
+} from './protocol.js';
+import { PeerConnection } from './peer-connection.js';
+import { summarizeStats } from './stats.js';
+
+const OFFER_WAIT_MS = 2000;
+const ORPHAN_GRACE_MS = 20000;
+const STATS_INTERVAL_MS = 1000;
+
+const DataType = Object.freeze({ CHAT: 'chat', BYE: 'bye' });
+
+export class RoomSession {
+  state;
+  #signalling;
+  #media;
+  #clientId = crypto.randomUUID();
+  #name = '';
+  #iceServers = [];
+  #members = new Map();        // key -> { key, peerId, clientId, pc, leaving, graceTimer, stats }
+  #pendingOffers = new Map();  // peer id -> timer
+  #statsTimer = null;
+
+  constructor({ signalling, media, state }) {
+    this.#signalling = signalling;
+    this.#media = media;
+    this.state = state;
+    signalling.addEventListener('status', ({ detail }) => state.update({ signalling: detail }));
+    signalling.addEventListener('message', ({ detail }) => this.#dispatch(detail));
+    media.addEventListener('track', ({ detail }) => this.#replaceTrack(detail.kind, detail.track));
+    media.addEventListener('change', () => this.#localChanged());
+    this.#localChanged();
+  }
+
+  join(roomId, name, token) {
+    this.#name = name;
+    this.state.update({ roomId, error: '' });
+    this.#signalling.join(roomId, name, token);
+  }
+
+  leave() {
+    for (const member of this.#members.values()) this.#removeMember(member, { sayBye: true });
+    for (const timer of this.#pendingOffers.values()) clearTimeout(timer);
+    this.#pendingOffers.clear();
+    clearInterval(this.#statsTimer);
+    this.#statsTimer = null;
+    this.#signalling.leave();
+    this.state.update({ inCall: false, ownId: '' });
+  }
+
+  sendChat(text) {
+    for (const member of this.#members.values()) member.pc?.sendData({ type: DataType.CHAT, text, name: this.#name });
+    this.state.addChat({ from: this.#name || 'You', text, own: true });
+  }
+
+  // For tests and debugging: the live peer connections.
+  get peerConnections() {
+    return [...this.#members.values()].map((m) => m.pc).filter(Boolean);
+  }
+
+  #dispatch(msg) {
+    switch (msg.type) {
+      case MessageType.JOINED: return this.#joined(msg);
+      case MessageType.USER_JOINED: return this.#userJoined(msg);
+      case MessageType.PEER_STATE: return this.#peerState(msg.from, msg.state ?? {});
+      case MessageType.OFFER: return this.#description(msg.from, msg.offer);
+      case MessageType.ANSWER: return this.#description(msg.from, msg.answer);
+      case MessageType.ICE_CANDIDATE: return this.#memberById(msg.from)?.pc?.handleCandidate(msg.candidate);
+      case MessageType.USER_DISCONNECTED: return this.#userDisconnected(msg.from);
+      case MessageType.ERROR: return this.#error(msg);
+      default: return undefined;
+    }
+  }
+
+  #joined(msg) {
+    this.#iceServers = msg.iceServers ?? [];
+    // Our old id is gone, and with it every id we knew (see the top comment).
+    for (const member of this.#members.values()) this.#orphan(member);
+    this.state.update({ inCall: true, ownId: msg.id, roomId: msg.roomId, error: '' });
+    this.#sendPeerState();
+    for (const peer of msg.peers ?? []) {
+      const member = this.#adopt(peer.id, peer.state?.[STATE_CLIENT_ID]);
+      this.#applyState(member, { name: peer.name, ...peer.state });
+    }
+    if (!this.#statsTimer) this.#statsTimer = setInterval(() => this.#pollStats(), STATS_INTERVAL_MS);
+  }
+
+  #userJoined(msg) {
+    const hasOrphans = [...this.#members.values()].some((m) => !m.peerId);
+    if (!hasOrphans) {
+      this.#startCall(msg.from, msg.name);
+      return;
+    }
+    this.#pendingOffers.set(msg.from, setTimeout(() => this.#startCall(msg.from, msg.name), OFFER_WAIT_MS));
+  }
+
+  // We are the member already in the room: we offer.
+  #startCall(peerId, name) {
+    clearTimeout(this.#pendingOffers.get(peerId));
+    this.#pendingOffers.delete(peerId);
+    if (this.#memberById(peerId)) return;
+    const member = this.#adopt(peerId, null);
+    this.#connect(member, true);
+    this.#applyState(member, { name });
+  }
+
+  #peerState(peerId, remoteState) {
+    const member = this.#adopt(peerId, remoteState[STATE_CLIENT_ID]);
+    if (this.#pendingOffers.has(peerId)) {
+      if (member.pc) {
+        clearTimeout(this.#pendingOffers.get(peerId));
+        this.#pendingOffers.delete(peerId);
+      } else {
+        this.#startCall(peerId, remoteState.name);
+      }
+    }
+    this.#applyState(member, remoteState);
+  }
+
+  #description(peerId, description) {
+    if (!peerId || !description) return;
+    let member = this.#memberById(peerId);
+    if (!member) member = this.#adopt(peerId, null);
+    if (!member.pc) this.#connect(member, false);
+    member.pc.handleDescription(description);
+  }
+
+  #userDisconnected(peerId) {
+    clearTimeout(this.#pendingOffers.get(peerId));
+    this.#pendingOffers.delete(peerId);
+    const member = this.#memberById(peerId);
+    if (!member) return;
+    if (member.pc?.connectionState === 'connected' && !member.leaving) this.#orphan(member);
+    else this.#removeMember(member);
+  }
+
+  #error(msg) {
+    this.state.update({ error: errorInPlainWords(msg.code, msg.message) });
+    if (msg.inReplyTo === MessageType.JOIN_ROOM && msg.code !== ErrorCode.ALREADY_IN_ROOM) {
+      this.state.update({ inCall: false });
+    }
+  }
+
+  // Finds or makes the member for a server id, merging it into the orphan
+  // with the same clientId when there is one.
+  #adopt(peerId, clientId) {
+    let member = this.#memberById(peerId);
+    const orphan = clientId && [...this.#members.values()].find((m) => m.clientId === clientId && m !== member);
+    if (orphan && (!member || !member.pc || member.pc.connectionState !== 'connected')) {
+      if (member) this.#removeMember(member);
+      clearTimeout(orphan.graceTimer);
+      orphan.peerId = peerId;
+      if (orphan.pc) {
+        orphan.pc.remoteId = peerId;
+        orphan.pc.polite = isPolite(this.state.ownId, peerId);
+      }
+      this.state.setMember(orphan.key, { peerId });
+      return orphan;
+    }
+    if (!member) {
+      member = { key: `member-${peerId}`, peerId, clientId: null, pc: null, leaving: false, graceTimer: null, stats: null };
+      this.#members.set(member.key, member);
+      this.state.setMember(member.key, { peerId });
+    }
+    if (clientId) member.clientId = clientId;
+    return member;
+  }
+
+  #connect(member, offerer) {
+    const pc = new PeerConnection({
+      remoteId: member.peerId,
+      polite: isPolite(this.state.ownId, member.peerId),
+      offerer,
+      iceServers: this.#iceServers,
+      localStream: this.#media.stream,
+      send: (msg) => this.#signalling.send(msg),
+    });
+    member.pc = pc;
+    pc.addEventListener('track', ({ detail }) => this.state.setMember(member.key, { stream: detail }));
+    pc.addEventListener('state', ({ detail }) => {
+      this.state.setMember(member.key, { connection: detail });
+      if (detail === 'closed' || (detail === 'failed' && !member.peerId)) this.#removeMember(member);
+    });
+    pc.addEventListener('gave-up', () => this.#removeMember(member));
+    // The other side closed its connection: it left, whatever the server says.
+    pc.addEventListener('channel-close', () => this.#removeMember(member));
+    pc.addEventListener('data', ({ detail }) => {
+      if (detail.type === DataType.BYE) member.leaving = true;
+      if (detail.type === DataType.CHAT && typeof detail.text === 'string') {
+        this.state.addChat({ from: String(detail.name || this.state.members.get(member.key)?.name || member.peerId), text: detail.text, own: false });
+      }
+    });
+  }
+
+  #orphan(member) {
+    member.peerId = '';
+    this.state.setMember(member.key, { peerId: '' });
+    clearTimeout(member.graceTimer);
+    if (member.pc?.connectionState !== 'connected') {
+      this.#removeMember(member);
+      return;
+    }
+    member.graceTimer = setTimeout(() => {
+      if (!member.peerId) this.#removeMember(member);
+    }, ORPHAN_GRACE_MS);
+  }
+
+  #removeMember(member, { sayBye = false } = {}) {
+    if (!this.#members.has(member.key)) return;
+    this.#members.delete(member.key);
+    clearTimeout(member.graceTimer);
+    if (sayBye) member.pc?.sendData({ type: DataType.BYE });
+    member.pc?.close();
+    this.state.removeMember(member.key);
+  }
+
+  #memberById(peerId) {
+    if (!peerId) return undefined;
+    return [...this.#members.values()].find((m) => m.peerId === peerId);
+  }
+
+  #applyState(member, remote) {
+    const changes = {};
+    for (const field of ['audio', 'video', 'screen']) {
+      if (typeof remote[field] === 'boolean') changes[field] = remote[field];
+    }
+    if (typeof remote.name === 'string' && remote.name) changes.name = remote.name;
+    this.state.setMember(member.key, changes);
+  }
+
+  #localChanged() {
+    const media = this.#media;
+    this.state.update({
+      notice: media.notice,
+      local: {
+        audio: media.audioEnabled && media.has('audio'),
+        video: media.videoEnabled && media.has('video'),
+        screen: media.sharingScreen,
+        hasAudio: media.has('audio'),
+        hasVideo: media.has('video'),
+      },
+    });
+    this.#sendPeerState();
+  }
+
+  #sendPeerState() {
+    if (!this.state.inCall) return;
+    const { audio, video, screen } = this.state.local;
+    this.#signalling.send(buildPeerState({ audio, video, screen, name: this.#name, clientId: this.#clientId }));
+  }
+
+  #replaceTrack(kind, track) {
+    for (const member of this.#members.values()) member.pc?.replaceTrack(kind, track);
+  }
+
+  async #pollStats() {
+    for (const member of this.#members.values()) {
+      if (!member.pc || member.pc.connectionState !== 'connected') continue;
+      try {
+        member.stats = summarizeStats(await member.pc.getStats(), member.stats);
+        this.state.setMember(member.key, { health: member.stats });
+      } catch {
+        // the connection closed meanwhile
+      }
+    }
+  }
+}

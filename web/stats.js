@@ -1,0 +1,54 @@
+// Call health from getStats: bitrate in and out, round-trip time, packet
+// loss, and the received video's resolution and frame rate.
+
+// @previous: what the last call returned for this connection (bytes and time).
+export function summarizeStats(report, previous) {
+  let bytesIn = 0, bytesOut = 0, lost = 0, received = 0;
+  let rtt = null, width = 0, height = 0, fps = 0, framesDecoded = 0;
+  for (const stat of report.values()) {
+    if (stat.type === 'inbound-rtp') {
+      bytesIn += stat.bytesReceived ?? 0;
+      lost += Math.max(0, stat.packetsLost ?? 0);
+      received += stat.packetsReceived ?? 0;
+      if (stat.kind === 'video') {
+        width = stat.frameWidth ?? 0;
+        height = stat.frameHeight ?? 0;
+        fps = stat.framesPerSecond ?? 0;
+        framesDecoded = stat.framesDecoded ?? 0;
+      }
+    } else if (stat.type === 'outbound-rtp') {
+      bytesOut += stat.bytesSent ?? 0;
+    } else if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') {
+      rtt = stat.currentRoundTripTime ?? rtt;
+    }
+  }
+  const now = performance.now();
+  const seconds = previous ? (now - previous.at) / 1000 : 0;
+  const rate = (bytes, before) => (seconds > 0 ? Math.max(0, (bytes - before) * 8 / seconds) : 0);
+  return {
+    at: now,
+    bytesIn,
+    bytesOut,
+    bitrateIn: rate(bytesIn, previous?.bytesIn ?? 0),
+    bitrateOut: rate(bytesOut, previous?.bytesOut ?? 0),
+    rttMs: rtt === null ? null : Math.round(rtt * 1000),
+    lossPercent: lost + received > 0 ? (100 * lost) / (lost + received) : 0,
+    width,
+    height,
+    fps,
+    framesDecoded,
+  };
+}
+
+function kbps(bits) {
+  return bits >= 1e6 ? `${(bits / 1e6).toFixed(1)} Mbit/s` : `${Math.round(bits / 1e3)} kbit/s`;
+}
+
+export function formatHealth(health) {
+  if (!health) return '';
+  const parts = [`↓ ${kbps(health.bitrateIn)}`, `↑ ${kbps(health.bitrateOut)}`];
+  if (health.rttMs !== null) parts.push(`RTT ${health.rttMs} ms`);
+  parts.push(`loss ${health.lossPercent.toFixed(1)}%`);
+  if (health.width) parts.push(`${health.width}×${health.height} @ ${Math.round(health.fps)} fps`);
+  return parts.join(' · ');
+}
