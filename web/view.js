@@ -40,8 +40,12 @@ export class CallView {
     setToggle(el.mic, local.audio, 'Mute microphone', 'Unmute microphone', !local.hasAudio);
     setToggle(el.camera, local.video, 'Turn camera off', 'Turn camera on', !local.hasVideo);
     setToggle(el.screen, !local.screen, 'Share screen', 'Stop sharing', false);
+    el.screen.classList.remove('off');
+    el.screen.classList.toggle('active', local.screen);
+    el.screen.textContent = local.screen ? 'Stop share' : 'Share';
     el.localTile.dataset.audio = local.audio ? 'on' : 'off';
     el.localTile.dataset.video = local.video ? 'on' : 'off';
+    el.localTile.dataset.screen = local.screen ? 'on' : 'off';
     el.localTile.querySelector('.marks').textContent = marksText(local);
 
     this.#renderTiles(state.members);
@@ -96,7 +100,7 @@ export class CallView {
 }
 
 function marksText({ audio, video, screen }) {
-  return [!audio && '🔇 muted', !video && '🚫 camera off', screen && '🖥️ sharing'].filter(Boolean).join(' ');
+  return [!audio && 'muted', !video && 'camera off', screen && 'sharing screen'].filter(Boolean).join(' · ');
 }
 
 function setToggle(button, on, labelWhenOn, labelWhenOff, disabled) {
