@@ -34,7 +34,7 @@ export class CallView {
     el.notice.hidden = !state.notice;
     el.joinForm.hidden = state.inCall;
     el.call.hidden = !state.inCall;
-    el.roomLabel.textContent = state.roomId ? `Room ${state.roomId}` : '';
+    el.roomLabel.textContent = state.inCall ? `Room ${state.roomId}` : '';
 
     const { local } = state;
     setToggle(el.mic, local.audio, 'Mute microphone', 'Unmute microphone', !local.hasAudio);
@@ -53,7 +53,10 @@ export class CallView {
   }
 
   setLocalStream(stream) {
-    if (this.#el.localVideo.srcObject !== stream) this.#el.localVideo.srcObject = stream;
+    // A stream without tracks never gets metadata and would hold back the
+    // page's load event.
+    const wanted = stream.getTracks().length ? stream : null;
+    if (this.#el.localVideo.srcObject !== wanted) this.#el.localVideo.srcObject = wanted;
   }
 
   #renderTiles(members) {

@@ -8,7 +8,7 @@ import {
   waitConnected, waitFramesDecoded, waitInPage, waitRemoteTiles,
 } from './lib/harness.mjs';
 
-let server, browser, alice, bob;
+let server, browser, alice, bob, viewer;
 
 before(async () => {
   server = await startServer();
@@ -18,7 +18,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const page of [alice, bob]) if (page) console.log(page.p2pcallLog.join('\n'));
+  for (const page of [alice, bob, viewer]) if (page) console.log(page.p2pcallLog.join('\n'));
   await stopAll();
 });
 
@@ -80,4 +80,22 @@ test('screen sharing swaps the outgoing track and back', async () => {
   await alice.getByRole('button', { name: 'Stop sharing' }).click();
   await waitInPage(bob, () => document.querySelector('.tile.remote').dataset.screen === 'off');
   assert.equal(await sentVideo(), cameraLabel);
+});
+
+test('a page whose camera and microphone are refused joins to watch and listen', async () => {
+  viewer = await openCall(browser, callUrl(server, 'duo', { name: 'Viewer' }), {
+    initScript: () => {
+      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('refused', 'NotAllowedError'));
+    },
+  });
+  await waitInPage(viewer, () => !document.querySelector('#notice').hidden);
+  assert.match(await viewer.locator('#notice').textContent(), /access was refused.*still join to watch and listen/);
+  await waitConnected(viewer, 2);
+  await waitRemoteTiles(viewer, 2);
+  await waitFramesDecoded(viewer);
+  await waitInPage(viewer, () => [...document.querySelectorAll('.tile.remote video')].every((v) => v.videoWidth > 0));
+  assert.equal(await viewer.getByRole('button', { name: 'Mute microphone' }).isDisabled(), true);
+  await waitInPage(alice, () => [...document.querySelectorAll('.tile.remote')]
+    .some((t) => t.querySelector('.tile-name').textContent === 'Viewer' && t.dataset.video === 'off' && t.dataset.audio === 'off'));
+  await screenshot(viewer, 'viewer-desktop');
 });

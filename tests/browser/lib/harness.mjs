@@ -73,9 +73,11 @@ export async function launchBrowser({ args = [] } = {}) {
 
 // Opens @url in a context of its own (separate storage, like another person).
 // Console errors and page errors are kept on page.p2pcallLog for diagnosis.
-export async function openCall(browser, url, { viewport = { width: 1280, height: 800 } } = {}) {
+// @initScript runs in the page before its own scripts (to stub an API).
+export async function openCall(browser, url, { viewport = { width: 1280, height: 800 }, initScript } = {}) {
   const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
+  if (initScript) await page.addInitScript(initScript);
   page.p2pcallLog = [];
   page.on('console', (msg) => page.p2pcallLog.push(`${msg.type()}: ${msg.text()}`));
   page.on('pageerror', (error) => page.p2pcallLog.push(`pageerror: ${error.message}`));
