@@ -24,7 +24,8 @@ export function summarizeStats(report, previous) {
   }
   const now = performance.now();
   const seconds = previous ? (now - previous.at) / 1000 : 0;
-  const rate = (bytes, before) => (seconds > 0 ? Math.max(0, (bytes - before) * 8 / seconds) : 0);
+  // The first sample has nothing to compare with: no rate yet.
+  const rate = (bytes, before) => (seconds > 0 ? Math.max(0, (bytes - before) * 8 / seconds) : null);
   return {
     at: now,
     bytesIn,
@@ -41,6 +42,7 @@ export function summarizeStats(report, previous) {
 }
 
 function kbps(bits) {
+  if (bits === null) return '…';
   return bits >= 1e6 ? `${(bits / 1e6).toFixed(1)} Mbit/s` : `${Math.round(bits / 1e3)} kbit/s`;
 }
 

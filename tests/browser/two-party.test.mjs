@@ -40,6 +40,8 @@ test('both pages connect and decode the other one\'s video', async () => {
   await waitInPage(alice, () => /kbit|Mbit/.test(document.querySelector('.tile.remote .tile-health').textContent)
     && /\d+×\d+/.test(document.querySelector('.tile.remote .tile-health').textContent));
   await waitInPage(alice, () => /\?room=duo/.test(location.search));
+  await alice.getByRole('button', { name: 'Copy invite link' }).click();
+  assert.equal(await alice.getByRole('textbox', { name: 'Invite link' }).inputValue(), `${server.url}?room=duo`);
 });
 
 test('microphone and camera toggles show on the other page', async () => {
