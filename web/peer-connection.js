@@ -53,6 +53,13 @@ export class PeerConnection extends EventTarget {
   get polite() { return this.#polite; }
   set polite(value) { this.#polite = value; }
   get channelOpen() { return this.#channel?.readyState === 'open'; }
+  get signalingState() { return this.#pc.signalingState; }
+  get localDescription() { return this.#pc.localDescription; }
+
+  // New ICE credentials; negotiationneeded then sends the restart offer.
+  restartIce() {
+    this.#pc.restartIce();
+  }
 
   handleDescription(description) {
     this.#enqueue(async () => {
@@ -139,7 +146,7 @@ export class PeerConnection extends EventTarget {
     if (state === 'failed') {
       if (this.#iceRestarts < MAX_ICE_RESTARTS) {
         this.#iceRestarts += 1;
-        this.#pc.restartIce();   // negotiationneeded then sends an ICE-restart offer
+        this.restartIce();
       } else {
         this.dispatchEvent(new Event('gave-up'));
       }

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  callUrl, launchBrowser, openCall, remoteTiles, screenshot, startServer, stopAll,
+  callUrl, framesDecoded, launchBrowser, openCall, remoteTiles, screenshot, startServer, stopAll,
   waitConnected, waitFramesDecoded, waitInPage, waitRemoteTiles,
 } from './lib/harness.mjs';
 
@@ -82,6 +82,27 @@ test('screen sharing swaps the outgoing track and back', async () => {
   await alice.getByRole('button', { name: 'Stop sharing' }).click();
   await waitInPage(bob, () => document.querySelector('.tile.remote').dataset.screen === 'off');
   assert.equal(await sentVideo(), cameraLabel);
+});
+
+test('simultaneous ICE restarts from both sides (glare) settle and the call goes on', async () => {
+  const ufrag = (page) => page.evaluate(() => {
+    const pc = window.p2pcall.session.peerConnections[0];
+    return pc.signalingState === 'stable' ? /a=ice-ufrag:(\S+)/.exec(pc.localDescription.sdp)[1] : null;
+  });
+  const before = [await ufrag(alice), await ufrag(bob)];
+  await Promise.all([alice, bob].map((page) => page.evaluate(() => window.p2pcall.session.peerConnections[0].restartIce())));
+  await waitInPage(alice, (old) => {
+    const pc = window.p2pcall.session.peerConnections[0];
+    return pc.signalingState === 'stable' && !pc.localDescription.sdp.includes(`a=ice-ufrag:${old}\r`);
+  }, before[0]);
+  await waitInPage(bob, (old) => {
+    const pc = window.p2pcall.session.peerConnections[0];
+    return pc.signalingState === 'stable' && !pc.localDescription.sdp.includes(`a=ice-ufrag:${old}\r`);
+  }, before[1]);
+  for (const page of [alice, bob]) {
+    await waitConnected(page, 1);
+    await waitFramesDecoded(page, await framesDecoded(page));
+  }
 });
 
 test('a page whose camera and microphone are refused joins to watch and listen', async () => {
