@@ -242,7 +242,8 @@ build_candidate (unsigned mline_index, std::string_view mid,
 }
 
 std::string
-build_peer_state (bool audio, bool video, std::string_view name)
+build_peer_state (bool audio, bool video, std::string_view name,
+    std::string_view client_id)
 {
   JsonObjectPtr msg = new_message (kPeerState);
   JsonObject *state = json_object_new ();
@@ -250,6 +251,9 @@ build_peer_state (bool audio, bool video, std::string_view name)
   json_object_set_boolean_member (state, "video", video);
   json_object_set_boolean_member (state, "screen", FALSE);
   json_object_set_string_member (state, "name", std::string (name).c_str ());
+  if (!client_id.empty ())
+    json_object_set_string_member (state, kStateClientId,
+        std::string (client_id).c_str ());
   json_object_set_object_member (msg.get (), "state", state);
   return to_json (msg.get ());
 }

@@ -43,6 +43,10 @@ inline constexpr unsigned short kCloseNormal = 1000;
 inline constexpr unsigned short kCloseGoingAway = 1001;
 inline constexpr unsigned short kCloseTooBig = 1009;
 
+// Member of a peer-state "state" object: a random id a client keeps across
+// reconnections, so that peers can tell a rejoining member from a new one.
+inline constexpr const char kStateClientId[] = "clientId";
+
 inline constexpr std::size_t kMaxRoomIdLength = 64;
 inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr std::size_t kPeerIdLength = 8;
@@ -94,7 +98,10 @@ std::string build_description (const char *kind, std::string_view sdp,
 // browsers then match the candidate by its m-line index alone.
 std::string build_candidate (unsigned mline_index, std::string_view mid,
     std::string_view candidate, std::string_view to);
-std::string build_peer_state (bool audio, bool video, std::string_view name);
+// @client_id: the sender's stable "clientId" (see PROTOCOL.md), left out when
+// empty.
+std::string build_peer_state (bool audio, bool video, std::string_view name,
+    std::string_view client_id = {});
 
 // Accessors that tolerate a missing or wrong-typed member.
 const char *get_string (JsonObject * obj, const char *member);

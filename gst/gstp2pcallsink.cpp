@@ -1,0 +1,745 @@
+/**
+ * SECTION:element-p2pcallsink
+ * @title: p2pcallsink
+ * @see_also: p2pcallsrc, webrtcbin
+ *
+ * Joins a p2pcall room and sends its inputs to every other member, as a
+ * browser on the call page does: one webrtcbin per remote member, with the
+ * room's signalling spoken to p2pcall-server over a WebSocket.
+ *
+ * Raw video and audio are encoded once (VP8 by default, see
+ * #GstP2pcallSink:video-codec, and Opus) and the encoded stream is fanned out
+ * to every peer, so a new viewer costs no encoder. Already encoded VP8, VP9,
+ * H.264 and Opus are sent as they are. Key frames are produced when a
+ * receiver asks for one (PLI/FIR) and when a peer connects.
+ *
+ * The member already in the room offers to a newcomer; a p2pcallsink that
+ * joins after others answers their offers with the payload types they chose.
+ *
+ * Bus element messages (all with string fields peer-id, client-id and label,
+ * the peer's id when its connection was made):
+ * - `p2pcall-joined`: room-id, peer-id (ours), client-id (ours), rejoin
+ *   (boolean): the room was joined, or rejoined after the server connection
+ *   came back.
+ * - `p2pcall-peer-joined`, `p2pcall-peer-left`: a peer connection was made or
+ *   removed.
+ * - `p2pcall-peer-connection-state`: also state, the nick of the
+ *   #GstWebRTCPeerConnectionState.
+ * - `p2pcall-signalling-lost`: server; the server connection dropped and
+ *   reconnection with backoff is under way. Media keeps flowing.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc is-live=true ! p2pcallsink room=myroom
+ * ]| sends a test picture to everyone in room myroom of the server at
+ * ws://127.0.0.1:8080/ws.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! p2pcallsink name=s room=myroom \
+ *     server=wss://call.example.com/ws autoaudiosrc ! s.
+ * ]| sends a camera and a microphone.
+ */
+#include "gstp2pcallsink.h"
+
+#include "connection_settings.h"
+#include "room_session.h"
+
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <mutex>
+
+GST_DEBUG_CATEGORY_STATIC (gst_p2pcall_sink_debug);
+#define GST_CAT_DEFAULT gst_p2pcall_sink_debug
+
+using namespace p2pcall;
+
+namespace {
+
+enum VideoCodec { VIDEO_CODEC_VP8, VIDEO_CODEC_VP9, VIDEO_CODEC_H264 };
+
+enum {
+  PROP_VIDEO_BITRATE = N_CONNECTION_PROPERTIES,
+  PROP_VIDEO_CODEC,
+};
+
+constexpr guint kDefaultVideoBitrate = 1500;    // kbit/s
+constexpr VideoCodec kDefaultVideoCodec = VIDEO_CODEC_VP8;
+// Frames between forced key frames when nobody asks for one.
+constexpr int kKeyframeInterval = 60;
+
+struct Codec {
+  const char *encoding_name;    // as in SDP rtpmap
+  const char *media;
+  guint clock_rate;
+  const char *payloader;
+};
+
+constexpr Codec kCodecs[] = {
+  {"VP8", "video", 90000, "rtpvp8pay"},
+  {"VP9", "video", 90000, "rtpvp9pay"},
+  {"H264", "video", 90000, "rtph264pay"},
+  {"OPUS", "audio", 48000, "rtpopuspay"},
+};
+
+const Codec *
+find_codec (const std::string &name)
+{
+  for (const Codec &c : kCodecs)
+    if (g_ascii_strcasecmp (c.encoding_name, name.c_str ()) == 0)
+      return &c;
+  return nullptr;
+}
+
+// The RTP caps offered for @codec on payload type @pt: what webrtcbin puts
+// in the SDP, with the feedback browsers expect.
+GstCaps *
+rtp_caps (const Codec &codec, int pt)
+{
+  GstCaps *caps = gst_caps_new_simple ("application/x-rtp",
+      "media", G_TYPE_STRING, codec.media,
+      "encoding-name", G_TYPE_STRING, codec.encoding_name,
+      "clock-rate", G_TYPE_INT, (int) codec.clock_rate,
+      "payload", G_TYPE_INT, pt, nullptr);
+  GstStructure *s = gst_caps_get_structure (caps, 0);
+  if (g_str_equal (codec.media, "video"))
+    gst_structure_set (s, "rtcp-fb-nack-pli", G_TYPE_BOOLEAN, TRUE,
+        "rtcp-fb-ccm-fir", G_TYPE_BOOLEAN, TRUE,
+        "rtcp-fb-nack", G_TYPE_BOOLEAN, TRUE, nullptr);
+  else
+    gst_structure_set (s, "encoding-params", G_TYPE_STRING, "2", nullptr);
+  if (g_str_equal (codec.encoding_name, "H264"))
+    gst_structure_set (s, "packetization-mode", G_TYPE_STRING, "1",
+        "profile-level-id", G_TYPE_STRING, "42e01f",
+        "level-asymmetry-allowed", G_TYPE_STRING, "1", nullptr);
+  return caps;
+}
+
+// The payload type an offer gives @codec in its @nth m-line of @media, or -1
+// when that m-line is missing, does not accept media from us, or lacks the
+// codec.
+int
+offered_payload_type (const GstSDPMessage *offer, const char *media,
+    guint nth, const Codec &codec)
+{
+  guint seen = 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
+    if (g_strcmp0 (gst_sdp_media_get_media (m), media) != 0 || seen++ != nth)
+      continue;
+    if (gst_sdp_media_get_attribute_val (m, "sendonly") ||
+        gst_sdp_media_get_attribute_val (m, "inactive") ||
+        gst_sdp_media_get_port (m) == 0)
+      return -1;
+    for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
+      const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
+      if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
+        continue;
+      int pt = -1;
+      char name[32] = "";
+      if (sscanf (a->value, "%d %31[^/]", &pt, name) == 2 &&
+          g_ascii_strcasecmp (name, codec.encoding_name) == 0)
+        return pt;
+    }
+    return -1;
+  }
+  return -1;
+}
+
+struct ObjectUnref {
+  void operator() (gpointer obj) const { gst_object_unref (obj); }
+};
+
+// One input of the sink: converted, encoded once, then split by a tee.
+struct SendStream {
+  std::string pad_name;
+  std::string media;            // "video" or "audio"
+  GstElement *entry = nullptr;  // capsfilter the ghost pad targets, reffed
+  GstElement *tee = nullptr;    // reffed
+  const Codec *codec = nullptr; // set when the input's caps arrive
+  guint index = 0;              // among the sink's inputs, for payload types
+};
+
+// What one peer gets: a queue and a payloader per stream after its tee.
+struct SinkPeerMedia : PeerMedia {
+  struct Branch {
+    GstElement *tee;
+    GstPad *tee_pad;
+    GstElement *queue;
+    GstElement *payloader;
+  };
+  std::vector<Branch> branches;
+};
+
+}  // namespace
+
+struct GstP2pcallSinkPrivate {
+  // settings_lock guards config, video_bitrate and video_codec. Never held
+  // while posting, emitting or calling into children.
+  std::mutex settings_lock;
+  SessionConfig config;
+  guint video_bitrate = kDefaultVideoBitrate;
+  VideoCodec video_codec = kDefaultVideoCodec;
+
+  // streams_lock guards streams: pads are requested by the application, caps
+  // arrive on streaming threads, peers are attached on the session thread.
+  std::mutex streams_lock;
+  std::vector<SendStream> streams;
+  guint next_video_pad = 0;
+  guint next_audio_pad = 0;
+
+  std::unique_ptr<RoomSessionHost> host;
+  std::unique_ptr<RoomSession> session;     // uses host: goes first
+};
+
+struct _GstP2pcallSink {
+  GstBin parent;
+  GstP2pcallSinkPrivate *priv;
+};
+
+class SinkHost final : public RoomSessionHost {
+public:
+  explicit SinkHost (GstP2pcallSink *self) : self_ (self) {}
+
+  bool sends_audio () const override { return has_media ("audio"); }
+  bool sends_video () const override { return has_media ("video"); }
+
+  bool media_ready () const override
+  {
+    std::lock_guard<std::mutex> lock (self_->priv->streams_lock);
+    for (const SendStream &s : self_->priv->streams)
+      if (!s.codec)
+        return false;
+    return true;
+  }
+
+  std::unique_ptr<PeerMedia> attach_media (GstElement *webrtcbin,
+      const std::string &label, const GstSDPMessage *offer) override;
+  void detach_media (GstElement *webrtcbin, PeerMedia *media) override;
+  void peer_connected (PeerMedia *media) override;
+
+private:
+  bool has_media (const char *media) const
+  {
+    std::lock_guard<std::mutex> lock (self_->priv->streams_lock);
+    for (const SendStream &s : self_->priv->streams)
+      if (s.media == media)
+        return true;
+    return false;
+  }
+
+  GstP2pcallSink *self_;
+};
+
+#define gst_p2pcall_sink_parent_class parent_class
+G_DEFINE_TYPE (GstP2pcallSink, gst_p2pcall_sink, GST_TYPE_BIN);
+
+static GstStaticPadTemplate video_template = GST_STATIC_PAD_TEMPLATE ("video_%u",
+    GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS ("video/x-raw; video/x-vp8; video/x-vp9; "
+        "video/x-h264, stream-format=(string) { avc, byte-stream }, "
+        "alignment=(string) au"));
+
+static GstStaticPadTemplate audio_template = GST_STATIC_PAD_TEMPLATE ("audio_%u",
+    GST_PAD_SINK, GST_PAD_REQUEST,
+    GST_STATIC_CAPS ("audio/x-raw; audio/x-opus"));
+
+GType
+gst_p2pcall_video_codec_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {VIDEO_CODEC_VP8, "VP8 (vp8enc)", "vp8"},
+    {VIDEO_CODEC_VP9, "VP9 (vp9enc)", "vp9"},
+    {VIDEO_CODEC_H264, "H.264 (x264enc, constrained baseline)", "h264"},
+    {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstP2pcallVideoCodec", values));
+  return type;
+}
+
+static GstElement *
+make (const char *factory)
+{
+  return gst_element_factory_make (factory, nullptr);
+}
+
+// The encoder chain for raw video in the configured codec, low-latency.
+static std::vector<GstElement *>
+make_video_encoder (VideoCodec codec, guint bitrate_kbps, const Codec **out)
+{
+  std::vector<GstElement *> chain = {make ("videoconvert"), make ("queue")};
+  GstElement *enc;
+  switch (codec) {
+    case VIDEO_CODEC_H264:
+      enc = make ("x264enc");
+      gst_util_set_object_arg (G_OBJECT (enc), "tune", "zerolatency");
+      gst_util_set_object_arg (G_OBJECT (enc), "speed-preset", "ultrafast");
+      g_object_set (enc, "bitrate", bitrate_kbps, "key-int-max",
+          kKeyframeInterval, nullptr);
+      chain.push_back (enc);
+      {
+        GstElement *filter = make ("capsfilter");
+        g_autoptr (GstCaps) caps = gst_caps_from_string ("video/x-h264, "
+            "profile=(string) constrained-baseline");
+        g_object_set (filter, "caps", caps, nullptr);
+        chain.push_back (filter);
+      }
+      enc = make ("h264parse");
+      g_object_set (enc, "config-interval", -1, nullptr);
+      *out = find_codec ("H264");
+      break;
+    case VIDEO_CODEC_VP9:
+    case VIDEO_CODEC_VP8:
+    default:
+      enc = make (codec == VIDEO_CODEC_VP9 ? "vp9enc" : "vp8enc");
+      // Real time, no frame lag, resilient to loss, rate-controlled.
+      g_object_set (enc, "deadline", (gint64) 1, "lag-in-frames", 0,
+          "keyframe-max-dist", kKeyframeInterval, "cpu-used", 8,
+          "target-bitrate", (int) (bitrate_kbps * 1000), nullptr);
+      gst_util_set_object_arg (G_OBJECT (enc), "end-usage", "cbr");
+      gst_util_set_object_arg (G_OBJECT (enc), "error-resilient", "default");
+      *out = find_codec (codec == VIDEO_CODEC_VP9 ? "VP9" : "VP8");
+      break;
+  }
+  chain.push_back (enc);
+  return chain;
+}
+
+// Builds what goes between the entry capsfilter and the tee once the input's
+// caps are known, on the streaming thread, before the caps go further.
+static GstPadProbeReturn
+on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  auto self = GST_P2PCALL_SINK (data);
+  GstP2pcallSinkPrivate *priv = self->priv;
+  GstCaps *caps;
+  gst_event_parse_caps (event, &caps);
+  const char *name = gst_structure_get_name (gst_caps_get_structure (caps, 0));
+
+  guint bitrate;
+  VideoCodec video_codec;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    bitrate = priv->video_bitrate;
+    video_codec = priv->video_codec;
+  }
+
+  const Codec *codec = nullptr;
+  std::vector<GstElement *> chain;
+  if (g_str_equal (name, "video/x-raw")) {
+    chain = make_video_encoder (video_codec, bitrate, &codec);
+  } else if (g_str_equal (name, "audio/x-raw")) {
+    GstElement *enc = make ("opusenc");
+    chain = {make ("audioconvert"), make ("audioresample"), make ("queue"),
+      enc};
+    codec = find_codec ("OPUS");
+  } else if (g_str_equal (name, "video/x-h264")) {
+    GstElement *parse = make ("h264parse");
+    g_object_set (parse, "config-interval", -1, nullptr);
+    chain = {parse};
+    codec = find_codec ("H264");
+  } else if (g_str_equal (name, "video/x-vp8")) {
+    codec = find_codec ("VP8");
+  } else if (g_str_equal (name, "video/x-vp9")) {
+    codec = find_codec ("VP9");
+  } else if (g_str_equal (name, "audio/x-opus")) {
+    codec = find_codec ("OPUS");
+  }
+  for (GstElement *e : chain)
+    if (!e) {
+      GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN,
+          ("An element needed to encode %s is missing.", name), (nullptr));
+      return GST_PAD_PROBE_REMOVE;
+    }
+
+  GstElement *entry = GST_ELEMENT (gst_pad_get_parent (pad));
+  GstElement *tee = nullptr;
+  SendStream *stream = nullptr;
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    for (SendStream &s : priv->streams)
+      if (s.entry == entry)
+        stream = &s;
+    if (stream)
+      tee = GST_ELEMENT (gst_object_ref (stream->tee));
+  }
+  if (!tee) {
+    gst_object_unref (entry);
+    return GST_PAD_PROBE_REMOVE;
+  }
+  GST_INFO_OBJECT (self, "input %" GST_PTR_FORMAT " is %s, sent as %s", pad,
+      name, codec ? codec->encoding_name : "(unsupported)");
+
+  GstElement *prev = entry;
+  gst_element_unlink (entry, tee);
+  for (GstElement *e : chain) {
+    gst_bin_add (GST_BIN (self), e);
+    gst_element_link (prev, e);
+    prev = e;
+  }
+  gst_element_link (prev, tee);
+  for (auto it = chain.rbegin (); it != chain.rend (); ++it)
+    gst_element_sync_state_with_parent (*it);
+  gst_object_unref (tee);
+  gst_object_unref (entry);
+
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    for (SendStream &s : priv->streams)
+      if (s.tee == tee)
+        s.codec = codec;
+  }
+  if (priv->session)
+    priv->session->media_ready_changed ();
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static GstPad *
+gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
+    const gchar *req_name, const GstCaps *caps)
+{
+  auto self = GST_P2PCALL_SINK (element);
+  GstP2pcallSinkPrivate *priv = self->priv;
+  bool video = g_str_has_prefix (templ->name_template, "video");
+
+  SendStream stream;
+  stream.media = video ? "video" : "audio";
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    guint n = video ? priv->next_video_pad++ : priv->next_audio_pad++;
+    stream.pad_name = stream.media + "_" + std::to_string (n);
+    stream.index = priv->streams.size ();
+  }
+
+  // The entry keeps the template's caps in caps queries, so that upstream
+  // negotiates something the chain built later can take.
+  stream.entry = make ("capsfilter");
+  g_object_set (stream.entry, "caps", GST_PAD_TEMPLATE_CAPS (templ), nullptr);
+  stream.tee = make ("tee");
+  g_object_set (stream.tee, "allow-not-linked", TRUE, nullptr);
+  gst_bin_add_many (GST_BIN (self), stream.entry, stream.tee, nullptr);
+  gst_element_link (stream.entry, stream.tee);
+
+  g_autoptr (GstPad) entry_src = gst_element_get_static_pad (stream.entry,
+      "src");
+  gst_pad_add_probe (entry_src, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      on_input_caps, self, nullptr);
+  g_autoptr (GstPad) entry_sink = gst_element_get_static_pad (stream.entry,
+      "sink");
+  GstPad *ghost = gst_ghost_pad_new_from_template (stream.pad_name.c_str (),
+      entry_sink, templ);
+  gst_object_ref (stream.entry);
+  gst_object_ref (stream.tee);
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    priv->streams.push_back (stream);
+  }
+  gst_element_sync_state_with_parent (stream.tee);
+  gst_element_sync_state_with_parent (stream.entry);
+  gst_pad_set_active (ghost, TRUE);
+  gst_element_add_pad (element, ghost);
+  GST_DEBUG_OBJECT (self, "new input %s", stream.pad_name.c_str ());
+  return ghost;
+}
+
+static void
+gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
+{
+  auto self = GST_P2PCALL_SINK (element);
+  GstP2pcallSinkPrivate *priv = self->priv;
+  GstElement *entry = nullptr, *tee = nullptr;
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    for (auto it = priv->streams.begin (); it != priv->streams.end (); ++it)
+      if (it->pad_name == GST_PAD_NAME (pad)) {
+        entry = it->entry;
+        tee = it->tee;
+        priv->streams.erase (it);
+        break;
+      }
+  }
+  gst_element_remove_pad (element, pad);
+  // The chain between entry and tee stays until the bin goes: peers still
+  // hold branches of the tee. When the bin is disposed, it is gone already.
+  if (entry && GST_OBJECT_PARENT (entry) == GST_OBJECT (self)) {
+    gst_element_set_state (entry, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self), entry);
+  }
+  gst_clear_object (&entry);
+  gst_clear_object (&tee);
+}
+
+std::unique_ptr<PeerMedia>
+SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
+    const GstSDPMessage *offer)
+{
+  GstP2pcallSinkPrivate *priv = self_->priv;
+  struct Input {
+    std::unique_ptr<GstElement, ObjectUnref> tee;
+    const Codec *codec;
+    std::string media;
+    guint index;
+  };
+  std::vector<Input> inputs;
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    for (const SendStream &s : priv->streams)
+      if (s.codec)
+        inputs.push_back ({std::unique_ptr<GstElement, ObjectUnref> (
+                  GST_ELEMENT (gst_object_ref (s.tee))), s.codec, s.media,
+              s.index});
+  }
+
+  auto media = std::make_unique<SinkPeerMedia> ();
+  guint nth_video = 0, nth_audio = 0;
+  for (Input &in : inputs) {
+    guint nth = in.media == "video" ? nth_video++ : nth_audio++;
+    int pt = offer ? offered_payload_type (offer, in.media.c_str (), nth,
+        *in.codec) : (int) (96 + in.index);
+    if (pt < 0) {
+      GST_WARNING_OBJECT (self_, "peer %s does not take %s %u in %s",
+          label.c_str (), in.media.c_str (), nth, in.codec->encoding_name);
+      continue;
+    }
+    GstElement *queue = make ("queue");
+    GstElement *pay = make (in.codec->payloader);
+    // A peer that falls behind loses frames, not the others' latency.
+    gst_util_set_object_arg (G_OBJECT (queue), "leaky", "downstream");
+    g_object_set (queue, "max-size-buffers", 0, "max-size-bytes", 0,
+        "max-size-time", (guint64) GST_SECOND, nullptr);
+    g_object_set (pay, "pt", (guint) pt, "mtu", 1200, nullptr);
+    if (g_str_equal (in.codec->encoding_name, "VP8") ||
+        g_str_equal (in.codec->encoding_name, "VP9"))
+      gst_util_set_object_arg (G_OBJECT (pay), "picture-id-mode", "15-bit");
+    if (g_str_equal (in.codec->encoding_name, "H264")) {
+      g_object_set (pay, "config-interval", -1, nullptr);
+      gst_util_set_object_arg (G_OBJECT (pay), "aggregate-mode",
+          "zero-latency");
+    }
+    gst_bin_add_many (GST_BIN (self_), queue, pay, nullptr);
+    gst_element_link (queue, pay);
+
+    g_autoptr (GstCaps) caps = rtp_caps (*in.codec, pt);
+    GstPadTemplate *templ = gst_element_get_pad_template (webrtcbin,
+        "sink_%u");
+    g_autoptr (GstPad) wb_pad = gst_element_request_pad (webrtcbin, templ,
+        nullptr, caps);
+    g_autoptr (GstPad) pay_src = gst_element_get_static_pad (pay, "src");
+    gst_pad_link (pay_src, wb_pad);
+    GstWebRTCRTPTransceiver *trans = nullptr;
+    g_object_get (wb_pad, "transceiver", &trans, nullptr);
+    if (trans) {
+      g_object_set (trans, "direction",
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
+          "codec-preferences", caps, nullptr);
+      gst_object_unref (trans);
+    }
+
+    gst_element_sync_state_with_parent (pay);
+    gst_element_sync_state_with_parent (queue);
+    GstPad *tee_pad = gst_element_request_pad_simple (in.tee.get (),
+        "src_%u");
+    g_autoptr (GstPad) queue_sink = gst_element_get_static_pad (queue, "sink");
+    gst_pad_link (tee_pad, queue_sink);
+    media->branches.push_back ({in.tee.release (), tee_pad, queue, pay});
+  }
+  return media;
+}
+
+void
+SinkHost::detach_media (GstElement *, PeerMedia *media)
+{
+  auto sink_media = static_cast<SinkPeerMedia *> (media);
+  if (!sink_media)
+    return;
+  for (auto &b : sink_media->branches) {
+    gst_element_release_request_pad (b.tee, b.tee_pad);
+    gst_object_unref (b.tee_pad);
+    gst_object_unref (b.tee);
+    for (GstElement *e : {b.queue, b.payloader}) {
+      gst_element_set_locked_state (e, TRUE);
+      gst_element_set_state (e, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (self_), e);
+    }
+  }
+  sink_media->branches.clear ();
+}
+
+void
+SinkHost::peer_connected (PeerMedia *media)
+{
+  auto sink_media = static_cast<SinkPeerMedia *> (media);
+  if (!sink_media)
+    return;
+  // The new viewer needs a key frame now, not at the next interval.
+  for (auto &b : sink_media->branches)
+    gst_pad_send_event (b.tee_pad,
+        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+            TRUE, 0));
+}
+
+// ---------------------------------------------------------------------------
+
+static void
+gst_p2pcall_sink_init (GstP2pcallSink *self)
+{
+  self->priv = new GstP2pcallSinkPrivate ();
+  self->priv->config.server = kDefaultServer;
+  self->priv->host = std::make_unique<SinkHost> (self);
+  self->priv->session = std::make_unique<RoomSession> (GST_ELEMENT (self),
+      *self->priv->host, gst_p2pcall_sink_debug);
+  GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
+}
+
+static void
+gst_p2pcall_sink_finalize (GObject *object)
+{
+  auto self = GST_P2PCALL_SINK (object);
+  self->priv->session.reset ();
+  for (SendStream &s : self->priv->streams) {
+    gst_object_unref (s.entry);
+    gst_object_unref (s.tee);
+  }
+  delete self->priv;
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_p2pcall_sink_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
+{
+  GstP2pcallSinkPrivate *priv = GST_P2PCALL_SINK (object)->priv;
+  std::lock_guard<std::mutex> lock (priv->settings_lock);
+  if (set_connection_property (priv->config, prop_id, value))
+    return;
+  switch (prop_id) {
+    case PROP_VIDEO_BITRATE:
+      priv->video_bitrate = g_value_get_uint (value);
+      break;
+    case PROP_VIDEO_CODEC:
+      priv->video_codec = (VideoCodec) g_value_get_enum (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
+{
+  auto self = GST_P2PCALL_SINK (object);
+  GstP2pcallSinkPrivate *priv = self->priv;
+  if (prop_id == PROP_STATS) {
+    // Not under the settings lock: this waits for every webrtcbin.
+    g_value_take_boxed (value, priv->session->stats ());
+    return;
+  }
+  std::lock_guard<std::mutex> lock (priv->settings_lock);
+  if (get_connection_property (priv->config, prop_id, value))
+    return;
+  switch (prop_id) {
+    case PROP_VIDEO_BITRATE:
+      g_value_set_uint (value, priv->video_bitrate);
+      break;
+    case PROP_VIDEO_CODEC:
+      g_value_set_enum (value, priv->video_codec);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static GstStateChangeReturn
+gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
+{
+  auto self = GST_P2PCALL_SINK (element);
+  GstP2pcallSinkPrivate *priv = self->priv;
+
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY) {
+    VideoCodec codec;
+    {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      codec = priv->video_codec;
+    }
+    const char *encoder = codec == VIDEO_CODEC_H264 ? "x264enc" :
+        codec == VIDEO_CODEC_VP9 ? "vp9enc" : "vp8enc";
+    if (!check_factories (element, {"webrtcbin", "nicesrc", "tee", "queue",
+                "capsfilter", "videoconvert", encoder, "audioconvert",
+                "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay"}))
+      return GST_STATE_CHANGE_FAILURE;
+  }
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    SessionConfig config;
+    {
+      std::lock_guard<std::mutex> lock (priv->settings_lock);
+      config = priv->config;
+    }
+    if (!check_room (element, config))
+      return GST_STATE_CHANGE_FAILURE;
+    priv->session->start (config);
+  }
+
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
+
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    priv->session->stop ();
+  return ret;
+}
+
+static void
+gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->finalize = gst_p2pcall_sink_finalize;
+  gobject_class->set_property = gst_p2pcall_sink_set_property;
+  gobject_class->get_property = gst_p2pcall_sink_get_property;
+
+  install_connection_properties (gobject_class);
+  /**
+   * GstP2pcallSink:video-bitrate:
+   *
+   * Target bitrate of the video encoder in kbit/s, for raw video inputs.
+   */
+  g_object_class_install_property (gobject_class, PROP_VIDEO_BITRATE,
+      g_param_spec_uint ("video-bitrate", "Video bitrate",
+          "Target video bitrate in kbit/s (raw video inputs)", 50, 20000,
+          kDefaultVideoBitrate, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSink:video-codec:
+   *
+   * Codec raw video inputs are encoded to. VP8 is decoded by every browser.
+   */
+  g_object_class_install_property (gobject_class, PROP_VIDEO_CODEC,
+      g_param_spec_enum ("video-codec", "Video codec",
+          "Codec raw video is encoded to", GST_TYPE_P2PCALL_VIDEO_CODEC,
+          kDefaultVideoCodec, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_add_static_pad_template (element_class, &video_template);
+  gst_element_class_add_static_pad_template (element_class, &audio_template);
+  gst_element_class_set_static_metadata (element_class, "p2pcall sink",
+      "Sink/Network/WebRTC",
+      "Sends audio and video to every member of a p2pcall room",
+      "p2pcall developers");
+
+  element_class->request_new_pad =
+      GST_DEBUG_FUNCPTR (gst_p2pcall_sink_request_new_pad);
+  element_class->release_pad = GST_DEBUG_FUNCPTR (gst_p2pcall_sink_release_pad);
+  element_class->change_state =
+      GST_DEBUG_FUNCPTR (gst_p2pcall_sink_change_state);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_P2PCALL_VIDEO_CODEC,
+      (GstPluginAPIFlags) 0);
+  GST_DEBUG_CATEGORY_INIT (gst_p2pcall_sink_debug, "p2pcallsink", 0,
+      "p2pcall room sink");
+}

@@ -1,0 +1,915 @@
+#include "room_session.h"
+
+#include "protocol.h"
+
+#include <gst/webrtc/webrtc.h>
+
+#include <ifaddrs.h>
+#include <net/if.h>
+
+#include <algorithm>
+
+#define GST_CAT_DEFAULT category_
+
+namespace p2pcall {
+
+namespace {
+
+// How long a user-joined waits for the newcomer's peer-state (its clientId)
+// before it is taken for a new member and offered to.
+constexpr guint kClientIdWaitMs = 1000;
+// After a rejoin, peers of the old session that have not come back by then
+// are removed.
+constexpr guint kRejoinGraceMs = 15000;
+
+std::string
+random_client_id ()
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  return uuid;
+}
+
+// libnice leaves loopback out when it gathers; on a host with nothing else
+// (a container, a test namespace) calls between local peers need it.
+bool
+host_has_non_loopback_address ()
+{
+  struct ifaddrs *addrs = nullptr;
+  if (getifaddrs (&addrs) != 0)
+    return true;
+  bool found = false;
+  for (struct ifaddrs *a = addrs; a && !found; a = a->ifa_next)
+    found = a->ifa_addr && (a->ifa_flags & IFF_UP) &&
+        !(a->ifa_flags & IFF_LOOPBACK) &&
+        (a->ifa_addr->sa_family == AF_INET ||
+        a->ifa_addr->sa_family == AF_INET6);
+  freeifaddrs (addrs);
+  return found;
+}
+
+// "stun:host:port" (RTCIceServer) -> "stun://host:port" (webrtcbin).
+std::string
+to_gst_ice_uri (const std::string & url, const IceServer & server)
+{
+  std::string scheme = url.substr (0, url.find (':'));
+  std::string rest = url.substr (scheme.size () + 1);
+  if (rest.rfind ("//", 0) == 0)
+    rest = rest.substr (2);
+  if (scheme != "turn" && scheme != "turns")
+    return scheme + "://" + rest;
+  // webrtcbin parses user:pass@ itself: both parts must be escaped.
+  g_autofree char *user = g_uri_escape_string (server.username.c_str (),
+      nullptr, FALSE);
+  g_autofree char *pass = g_uri_escape_string (server.credential.c_str (),
+      nullptr, FALSE);
+  return scheme + "://" + user + ":" + pass + "@" + rest;
+}
+
+struct GstObjectUnref {
+  void operator() (gpointer obj) const { gst_object_unref (obj); }
+};
+using ElementPtr = std::unique_ptr<GstElement, GstObjectUnref>;
+
+}  // namespace
+
+struct RoomSession::PeerConnection {
+  std::string remote_id;        // the server's id, changes on rejoins
+  std::string client_id;        // stable across rejoins, may be empty
+  std::string name;
+  std::string label;            // remote_id when it was created
+  ElementPtr webrtcbin;
+  std::unique_ptr<PeerMedia> media;
+  bool remote_description_set = false;
+  bool confirmed = true;        // seen again since the last rejoin
+  GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
+  std::vector<std::pair<unsigned, std::string>> pending_candidates;
+  // For the bitrate in stats(): bytes at the previous reading.
+  guint64 last_bytes = 0;
+  gint64 last_bytes_time = 0;
+};
+
+RoomSession::RoomSession (GstElement *element, RoomSessionHost &host,
+    GstDebugCategory *category)
+  : element_ (element), host_ (host), category_ (category),
+    client_id_ (random_client_id ())
+{
+}
+
+RoomSession::~RoomSession ()
+{
+  stop ();
+}
+
+void
+RoomSession::post (std::function<void ()> fn)
+{
+  std::lock_guard<std::mutex> lock (context_lock_);
+  if (!context_)
+    return;
+  GSource *source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
+  g_source_attach (source, context_);
+  g_source_unref (source);
+}
+
+// On the session thread only. The returned source is owned by the caller,
+// who destroys and unrefs it.
+GSource *
+RoomSession::post_later (guint ms, std::function<void ()> fn)
+{
+  GSource *source = g_timeout_source_new (ms);
+  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
+  g_source_attach (source, context_);
+  return source;
+}
+
+SignallingEvents
+RoomSession::events ()
+{
+  SignallingEvents ev;
+  ev.joined = [this] (auto &id, auto &peers, auto &ice) {
+    on_joined (id, peers, ice);
+  };
+  ev.peer_joined = [this] (auto &peer) { on_peer_joined (peer); };
+  ev.peer_left = [this] (auto &id) { on_peer_left (id); };
+  ev.peer_state = [this] (auto &id, auto &cid) { on_peer_state (id, cid); };
+  ev.description = [this] (auto &id, auto &type, auto &sdp) {
+    on_description (id, type, sdp);
+  };
+  ev.candidate = [this] (auto &id, unsigned mline, auto &cand) {
+    on_candidate (id, mline, cand);
+  };
+  ev.error = [this] (bool fatal, auto &code, auto &message) {
+    on_error (fatal, code, message);
+  };
+  ev.connection_lost = [this] {
+    GST_WARNING_OBJECT (element_, "lost the signalling server, reconnecting");
+    gst_element_post_message (element_,
+        gst_message_new_element (GST_OBJECT (element_),
+            gst_structure_new ("p2pcall-signalling-lost", "server",
+                G_TYPE_STRING, config_.server.c_str (), nullptr)));
+  };
+  return ev;
+}
+
+void
+RoomSession::start (const SessionConfig &config)
+{
+  stop ();
+  config_ = config;
+  {
+    std::lock_guard<std::mutex> lock (context_lock_);
+    context_ = g_main_context_new ();
+    loop_ = g_main_loop_new (context_, FALSE);
+  }
+  signalling_ = make_signalling ();
+  thread_ = std::thread ([this] {
+        g_main_context_push_thread_default (context_);
+        g_main_loop_run (loop_);
+        g_main_context_pop_thread_default (context_);
+      });
+  post ([this] {
+        signalling_->start ({config_.server, config_.room, config_.peer_name,
+              config_.token}, context_, events ());
+      });
+}
+
+void
+RoomSession::stop ()
+{
+  if (!thread_.joinable ())
+    return;
+  post ([this] {
+        signalling_->stop ();
+        for (auto &[id, source] : pending_joins_) {
+          g_source_destroy (source);
+          g_source_unref (source);
+        }
+        pending_joins_.clear ();
+        if (grace_source_) {
+          g_source_destroy (grace_source_);
+          g_clear_pointer (&grace_source_, g_source_unref);
+        }
+        g_main_loop_quit (loop_);
+      });
+  thread_.join ();
+
+  // The session thread is gone: the peers are ours alone now.
+  std::map<guint, std::unique_ptr<PeerConnection>> peers;
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    peers.swap (peers_);
+  }
+  for (auto &[key, pc] : peers)
+    teardown (*pc);
+  peers.clear ();
+  signalling_.reset ();
+
+  GMainContext *context;
+  {
+    std::lock_guard<std::mutex> lock (context_lock_);
+    context = context_;
+    context_ = nullptr;
+  }
+  // Drops callbacks still queued by webrtcbins that are gone now.
+  g_main_loop_unref (loop_);
+  loop_ = nullptr;
+  g_main_context_unref (context);
+  known_client_ids_.clear ();
+  deferred_offers_.clear ();
+  joined_before_ = false;
+  self_id_.clear ();
+}
+
+void
+RoomSession::media_ready_changed ()
+{
+  post ([this] {
+        if (!host_.media_ready ())
+          return;
+        std::vector<std::string> ids;
+        ids.swap (deferred_offers_);
+        for (auto &id : ids)
+          if (PeerConnection *pc = find_by_id (id))
+            create_offer (*pc);
+      });
+}
+
+// ---------------------------------------------------------------------------
+// Room events, on the session thread
+
+void
+RoomSession::on_joined (const std::string &self_id,
+    const std::vector<RemotePeer> &peers,
+    const std::vector<IceServer> &ice_servers)
+{
+  bool rejoin = joined_before_;
+  joined_before_ = true;
+  self_id_ = self_id;
+  ice_servers_ = ice_servers;
+  GST_INFO_OBJECT (element_, "%s room '%s' as %s with %zu other members",
+      rejoin ? "rejoined" : "joined", config_.room.c_str (), self_id.c_str (),
+      peers.size ());
+
+  for (auto &[id, source] : pending_joins_) {
+    g_source_destroy (source);
+    g_source_unref (source);
+  }
+  pending_joins_.clear ();
+  known_client_ids_.clear ();
+
+  if (rejoin) {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    for (auto &[key, pc] : peers_)
+      pc->confirmed = false;
+  }
+  // Members already here offer to us; remember who is who for then.
+  for (const RemotePeer &peer : peers) {
+    known_client_ids_[peer.id] = peer.client_id;
+    PeerConnection *pc = find_by_client_id (peer.client_id);
+    if (pc) {
+      GST_INFO_OBJECT (element_, "peer %s is back as %s",
+          pc->remote_id.c_str (), peer.id.c_str ());
+      std::lock_guard<std::mutex> lock (peers_lock_);
+      pc->remote_id = peer.id;
+      pc->confirmed = true;
+    }
+  }
+  if (rejoin && !grace_source_)
+    grace_source_ = post_later (kRejoinGraceMs, [this] {
+          g_clear_pointer (&grace_source_, g_source_unref);
+          remove_unconfirmed ();
+        });
+
+  signalling_->send_peer_state (host_.sends_audio (), host_.sends_video (),
+      client_id_);
+  gst_element_post_message (element_,
+      gst_message_new_element (GST_OBJECT (element_),
+          gst_structure_new ("p2pcall-joined",
+              "room-id", G_TYPE_STRING, config_.room.c_str (),
+              "peer-id", G_TYPE_STRING, self_id.c_str (),
+              "client-id", G_TYPE_STRING, client_id_.c_str (),
+              "rejoin", G_TYPE_BOOLEAN, rejoin, nullptr)));
+}
+
+void
+RoomSession::remove_unconfirmed ()
+{
+  std::vector<PeerConnection *> gone;
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    for (auto &[key, pc] : peers_)
+      if (!pc->confirmed)
+        gone.push_back (pc.get ());
+  }
+  for (PeerConnection *pc : gone) {
+    GST_INFO_OBJECT (element_, "peer %s did not come back",
+        pc->remote_id.c_str ());
+    remove_peer (pc, true);
+  }
+}
+
+void
+RoomSession::on_peer_joined (const RemotePeer &peer)
+{
+  if (pending_joins_.count (peer.id) || find_by_id (peer.id))
+    return;
+  // The newcomer sends its peer-state right after joining: wait for it to
+  // tell a member coming back (same clientId) from a new one.
+  std::string id = peer.id;
+  pending_joins_[id] = post_later (kClientIdWaitMs, [this, id] {
+        resolve_join (id, {});
+      });
+}
+
+void
+RoomSession::on_peer_state (const std::string &peer_id,
+    const std::string &client_id)
+{
+  if (client_id.empty ())
+    return;
+  known_client_ids_[peer_id] = client_id;
+  if (pending_joins_.count (peer_id)) {
+    resolve_join (peer_id, client_id);
+    return;
+  }
+  PeerConnection *pc = find_by_id (peer_id);
+  if (!pc)
+    pc = find_by_client_id (client_id);
+  if (pc) {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    pc->remote_id = peer_id;
+    pc->client_id = client_id;
+    pc->confirmed = true;
+  }
+}
+
+void
+RoomSession::resolve_join (const std::string &peer_id,
+    const std::string &client_id)
+{
+  auto it = pending_joins_.find (peer_id);
+  if (it == pending_joins_.end ())
+    return;
+  g_source_destroy (it->second);
+  g_source_unref (it->second);
+  pending_joins_.erase (it);
+
+  if (PeerConnection *pc = find_by_client_id (client_id)) {
+    GST_INFO_OBJECT (element_, "peer %s rejoined as %s, keeping its "
+        "connection", pc->remote_id.c_str (), peer_id.c_str ());
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    pc->remote_id = peer_id;
+    pc->confirmed = true;
+    return;
+  }
+  // We were here first: we offer.
+  PeerConnection *pc = create_peer (peer_id, client_id, {}, nullptr);
+  if (!pc)
+    return;
+  if (host_.media_ready ())
+    create_offer (*pc);
+  else
+    deferred_offers_.push_back (peer_id);
+}
+
+void
+RoomSession::on_description (const std::string &peer_id,
+    const std::string &type, const std::string &sdp_text)
+{
+  GstSDPMessage *sdp = nullptr;
+  gst_sdp_message_new_from_text (sdp_text.c_str (), &sdp);
+  if (!sdp) {
+    GST_WARNING_OBJECT (element_, "unparsable %s from %s", type.c_str (),
+        peer_id.c_str ());
+    return;
+  }
+  PeerConnection *pc = find_by_id (peer_id);
+  if (type == protocol::kAnswer) {
+    if (pc)
+      apply_remote (*pc, GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
+    else
+      gst_sdp_message_free (sdp);
+    return;
+  }
+  if (!pc) {
+    std::string client_id = known_client_ids_[peer_id];
+    // A member we knew starts over with a fresh offer: its old connection
+    // is dead on its side, replace it.
+    if (PeerConnection *old = find_by_client_id (client_id))
+      remove_peer (old, false);
+    pc = create_peer (peer_id, client_id, {}, sdp);
+    if (!pc) {
+      gst_sdp_message_free (sdp);
+      return;
+    }
+  }
+  apply_remote (*pc, GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+}
+
+void
+RoomSession::on_candidate (const std::string &peer_id, unsigned mline,
+    const std::string &candidate)
+{
+  PeerConnection *pc = find_by_id (peer_id);
+  if (!pc || candidate.empty ())
+    return;
+  if (!pc->remote_description_set)
+    pc->pending_candidates.emplace_back (mline, candidate);
+  else
+    add_candidate (*pc, mline, candidate);
+}
+
+void
+RoomSession::on_peer_left (const std::string &peer_id)
+{
+  auto it = pending_joins_.find (peer_id);
+  if (it != pending_joins_.end ()) {
+    g_source_destroy (it->second);
+    g_source_unref (it->second);
+    pending_joins_.erase (it);
+  }
+  if (PeerConnection *pc = find_by_id (peer_id))
+    remove_peer (pc, true);
+}
+
+void
+RoomSession::on_error (bool fatal, const std::string &code,
+    const std::string &message)
+{
+  if (!fatal) {
+    GST_WARNING_OBJECT (element_, "server refused a message: %s (%s)",
+        message.c_str (), code.c_str ());
+    return;
+  }
+  if (code == "unreachable" || code == "bad-url")
+    GST_ELEMENT_ERROR (element_, RESOURCE, OPEN_READ_WRITE,
+        ("Could not connect to the signalling server %s.",
+            config_.server.c_str ()), ("%s", message.c_str ()));
+  else
+    GST_ELEMENT_ERROR (element_, RESOURCE, SETTINGS,
+        ("The signalling server %s refused to let us join room '%s': %s",
+            config_.server.c_str (), config_.room.c_str (), message.c_str ()),
+        ("error code %s", code.c_str ()));
+}
+
+// ---------------------------------------------------------------------------
+// Peer connections
+
+RoomSession::PeerConnection *
+RoomSession::find_by_id (const std::string &remote_id)
+{
+  for (auto &[key, pc] : peers_)
+    if (pc->remote_id == remote_id)
+      return pc.get ();
+  return nullptr;
+}
+
+RoomSession::PeerConnection *
+RoomSession::find_by_client_id (const std::string &client_id)
+{
+  if (client_id.empty ())
+    return nullptr;
+  for (auto &[key, pc] : peers_)
+    if (pc->client_id == client_id)
+      return pc.get ();
+  return nullptr;
+}
+
+RoomSession::PeerConnection *
+RoomSession::find_by_webrtcbin (GstElement *webrtcbin)
+{
+  for (auto &[key, pc] : peers_)
+    if (pc->webrtcbin.get () == webrtcbin)
+      return pc.get ();
+  return nullptr;
+}
+
+void
+RoomSession::configure_webrtcbin (GstElement *webrtcbin)
+{
+  gst_util_set_object_arg (G_OBJECT (webrtcbin), "bundle-policy",
+      "max-bundle");
+  if (config_.latency_ms >= 0)
+    g_object_set (webrtcbin, "latency", (guint) config_.latency_ms, nullptr);
+
+  std::string stun = config_.stun_server;
+  std::vector<std::string> turns;
+  if (!config_.turn_server.empty ())
+    turns.push_back (config_.turn_server);
+  for (const IceServer &server : ice_servers_)
+    for (const std::string &url : server.urls) {
+      if (url.rfind ("stun:", 0) == 0 && stun.empty ())
+        stun = to_gst_ice_uri (url, server);
+      else if (url.rfind ("turn", 0) == 0 && config_.turn_server.empty ())
+        turns.push_back (to_gst_ice_uri (url, server));
+    }
+  if (!stun.empty ())
+    g_object_set (webrtcbin, "stun-server", stun.c_str (), nullptr);
+  for (const std::string &turn : turns) {
+    gboolean ok = FALSE;
+    g_signal_emit_by_name (webrtcbin, "add-turn-server", turn.c_str (), &ok);
+    if (!ok)
+      GST_WARNING_OBJECT (element_, "webrtcbin refused TURN server %s",
+          turn.c_str ());
+  }
+
+  std::vector<std::string> addresses = config_.ice_addresses;
+  if (addresses.empty () && !host_has_non_loopback_address ())
+    addresses.push_back ("127.0.0.1");
+  if (!addresses.empty ()) {
+    GObject *ice = nullptr;
+    g_object_get (webrtcbin, "ice-agent", &ice, nullptr);
+    for (const std::string &address : addresses) {
+      gboolean ok = FALSE;
+      g_signal_emit_by_name (ice, "add-local-ip-address", address.c_str (),
+          &ok);
+      if (!ok)
+        GST_WARNING_OBJECT (element_, "ICE agent refused local address %s",
+            address.c_str ());
+    }
+    g_clear_object (&ice);
+  }
+}
+
+RoomSession::PeerConnection *
+RoomSession::create_peer (const std::string &remote_id,
+    const std::string &client_id, const std::string &name,
+    const GstSDPMessage *offer)
+{
+  GstElement *webrtcbin = gst_element_factory_make ("webrtcbin", nullptr);
+  if (!webrtcbin) {
+    GST_ELEMENT_ERROR (element_, CORE, MISSING_PLUGIN,
+        ("The webrtcbin element is missing."), (nullptr));
+    return nullptr;
+  }
+  auto pc = std::make_unique<PeerConnection> ();
+  pc->remote_id = remote_id;
+  pc->client_id = client_id;
+  pc->name = name;
+  pc->label = remote_id;
+  pc->webrtcbin.reset (GST_ELEMENT (gst_object_ref_sink (webrtcbin)));
+  configure_webrtcbin (webrtcbin);
+
+  g_signal_connect (webrtcbin, "on-ice-candidate",
+      G_CALLBACK (+[] (GstElement * wb, guint mline, gchar * cand,
+              RoomSession * self) {
+            std::string candidate = cand;
+            gst_object_ref (wb);
+            self->post ([self, wb, mline, candidate] {
+                  PeerConnection *pc = self->find_by_webrtcbin (wb);
+                  if (pc)
+                    self->signalling_->send_candidate (pc->remote_id, mline,
+                        candidate);
+                  gst_object_unref (wb);
+                });
+          }), this);
+  g_signal_connect (webrtcbin, "notify::connection-state",
+      G_CALLBACK (+[] (GstElement * wb, GParamSpec *, RoomSession * self) {
+            gst_object_ref (wb);
+            self->post ([self, wb] {
+                  self->on_connection_state (wb);
+                  gst_object_unref (wb);
+                });
+          }), this);
+
+  gst_bin_add (GST_BIN (element_), webrtcbin);
+  gst_element_sync_state_with_parent (webrtcbin);
+  pc->media = host_.attach_media (webrtcbin, pc->label, offer);
+
+  PeerConnection *raw = pc.get ();
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    peers_[next_key_++] = std::move (pc);
+  }
+  GST_INFO_OBJECT (element_, "new peer connection with %s (client %s)",
+      remote_id.c_str (), client_id.c_str ());
+  post_peer_message ("p2pcall-peer-joined", *raw);
+  return raw;
+}
+
+void
+RoomSession::remove_peer (PeerConnection *pc, bool announce)
+{
+  std::unique_ptr<PeerConnection> owned;
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    for (auto it = peers_.begin (); it != peers_.end (); ++it)
+      if (it->second.get () == pc) {
+        owned = std::move (it->second);
+        peers_.erase (it);
+        break;
+      }
+  }
+  if (!owned)
+    return;
+  GST_INFO_OBJECT (element_, "removing peer connection with %s",
+      owned->remote_id.c_str ());
+  teardown (*owned);
+  if (announce)
+    post_peer_message ("p2pcall-peer-left", *owned);
+}
+
+void
+RoomSession::teardown (PeerConnection &pc)
+{
+  GstElement *webrtcbin = pc.webrtcbin.get ();
+  g_signal_handlers_disconnect_by_data (webrtcbin, this);
+  host_.detach_media (webrtcbin, pc.media.get ());
+  pc.media.reset ();
+  gst_element_set_locked_state (webrtcbin, TRUE);
+  gst_element_set_state (webrtcbin, GST_STATE_NULL);
+  gst_bin_remove (GST_BIN (element_), webrtcbin);
+}
+
+// ---------------------------------------------------------------------------
+// Negotiation. webrtcbin answers its promises on its own thread: replies are
+// posted back to the session thread, where peers are looked up again.
+
+namespace {
+
+struct PromiseTarget {
+  RoomSession *session;
+  ElementPtr webrtcbin;
+  std::function<void (RoomSession *, GstElement *, const GstStructure *)> fn;
+};
+
+}  // namespace
+
+void
+RoomSession::create_offer (PeerConnection &pc)
+{
+  GST_DEBUG_OBJECT (element_, "creating offer for %s", pc.remote_id.c_str ());
+  auto target = new PromiseTarget { this,
+    ElementPtr (GST_ELEMENT (gst_object_ref (pc.webrtcbin.get ()))),
+    [] (RoomSession * self, GstElement * wb, const GstStructure * reply) {
+      self->on_local_description (wb, GST_WEBRTC_SDP_TYPE_OFFER, reply);
+    }
+  };
+  GstPromise *promise = gst_promise_new_with_change_func (
+      +[] (GstPromise * promise, gpointer data) {
+        auto t = static_cast<PromiseTarget *> (data);
+        const GstStructure *reply = gst_promise_get_reply (promise);
+        GstStructure *copy = reply ? gst_structure_copy (reply) : nullptr;
+        GstElement *wb = GST_ELEMENT (gst_object_ref (t->webrtcbin.get ()));
+        auto fn = t->fn;
+        RoomSession *self = t->session;
+        self->post ([self, wb, copy, fn] {
+              fn (self, wb, copy);
+              if (copy)
+                gst_structure_free (copy);
+              gst_object_unref (wb);
+            });
+      }, target, +[] (gpointer data) {
+        delete static_cast<PromiseTarget *> (data);
+      });
+  g_signal_emit_by_name (pc.webrtcbin.get (), "create-offer", nullptr,
+      promise);
+  gst_promise_unref (promise);
+}
+
+void
+RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
+    const GstStructure *reply)
+{
+  PeerConnection *pc = find_by_webrtcbin (webrtcbin);
+  if (!pc)
+    return;
+  const char *field = type == GST_WEBRTC_SDP_TYPE_OFFER ? "offer" : "answer";
+  GstWebRTCSessionDescription *desc = nullptr;
+  if (reply)
+    gst_structure_get (reply, field, GST_TYPE_WEBRTC_SESSION_DESCRIPTION,
+        &desc, nullptr);
+  if (!desc) {
+    g_autofree char *text = reply ? gst_structure_to_string (reply) : nullptr;
+    GST_WARNING_OBJECT (element_, "webrtcbin made no %s for %s: %s", field,
+        pc->remote_id.c_str (), GST_STR_NULL (text));
+    return;
+  }
+  g_signal_emit_by_name (webrtcbin, "set-local-description", desc, nullptr);
+  g_autofree char *sdp = gst_sdp_message_as_text (desc->sdp);
+  signalling_->send_description (pc->remote_id, field, sdp);
+  gst_webrtc_session_description_free (desc);
+}
+
+void
+RoomSession::apply_remote (PeerConnection &pc, GstWebRTCSDPType type,
+    GstSDPMessage *sdp)
+{
+  GstWebRTCSessionDescription *desc =
+      gst_webrtc_session_description_new (type, sdp);
+  auto target = new PromiseTarget { this,
+    ElementPtr (GST_ELEMENT (gst_object_ref (pc.webrtcbin.get ()))),
+    [type] (RoomSession * self, GstElement * wb, const GstStructure *) {
+      PeerConnection *pc = self->find_by_webrtcbin (wb);
+      if (!pc)
+        return;
+      pc->remote_description_set = true;
+      auto pending = std::move (pc->pending_candidates);
+      pc->pending_candidates.clear ();
+      for (auto &[mline, cand] : pending)
+        self->add_candidate (*pc, mline, cand);
+      if (type != GST_WEBRTC_SDP_TYPE_OFFER)
+        return;
+      auto answer = new PromiseTarget { self,
+        ElementPtr (GST_ELEMENT (gst_object_ref (wb))),
+        [] (RoomSession * s, GstElement * w, const GstStructure * reply) {
+          s->on_local_description (w, GST_WEBRTC_SDP_TYPE_ANSWER, reply);
+        }
+      };
+      GstPromise *promise = gst_promise_new_with_change_func (
+          +[] (GstPromise * promise, gpointer data) {
+            auto t = static_cast<PromiseTarget *> (data);
+            const GstStructure *reply = gst_promise_get_reply (promise);
+            GstStructure *copy = reply ? gst_structure_copy (reply) : nullptr;
+            GstElement *w = GST_ELEMENT (gst_object_ref (t->webrtcbin.get ()));
+            auto fn = t->fn;
+            RoomSession *s = t->session;
+            s->post ([s, w, copy, fn] {
+                  fn (s, w, copy);
+                  if (copy)
+                    gst_structure_free (copy);
+                  gst_object_unref (w);
+                });
+          }, answer, +[] (gpointer data) {
+            delete static_cast<PromiseTarget *> (data);
+          });
+      g_signal_emit_by_name (wb, "create-answer", nullptr, promise);
+      gst_promise_unref (promise);
+    }
+  };
+  GstPromise *promise = gst_promise_new_with_change_func (
+      +[] (GstPromise * promise, gpointer data) {
+        auto t = static_cast<PromiseTarget *> (data);
+        GstElement *wb = GST_ELEMENT (gst_object_ref (t->webrtcbin.get ()));
+        auto fn = t->fn;
+        RoomSession *self = t->session;
+        self->post ([self, wb, fn] {
+              fn (self, wb, nullptr);
+              gst_object_unref (wb);
+            });
+      }, target, +[] (gpointer data) {
+        delete static_cast<PromiseTarget *> (data);
+      });
+  g_signal_emit_by_name (pc.webrtcbin.get (), "set-remote-description", desc,
+      promise);
+  gst_promise_unref (promise);
+  gst_webrtc_session_description_free (desc);
+}
+
+void
+RoomSession::add_candidate (PeerConnection &pc, unsigned mline,
+    const std::string &candidate)
+{
+  g_signal_emit_by_name (pc.webrtcbin.get (), "add-ice-candidate", mline,
+      candidate.c_str ());
+}
+
+void
+RoomSession::on_connection_state (GstElement *webrtcbin)
+{
+  PeerConnection *pc = find_by_webrtcbin (webrtcbin);
+  if (!pc)
+    return;
+  GstWebRTCPeerConnectionState state;
+  g_object_get (webrtcbin, "connection-state", &state, nullptr);
+  if (state == pc->state)
+    return;
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    pc->state = state;
+  }
+  g_autoptr (GEnumClass) klass = G_ENUM_CLASS (g_type_class_ref (
+          GST_TYPE_WEBRTC_PEER_CONNECTION_STATE));
+  const char *nick = g_enum_get_value (klass, state)->value_nick;
+  GST_INFO_OBJECT (element_, "connection with %s: %s", pc->remote_id.c_str (),
+      nick);
+  post_peer_message ("p2pcall-peer-connection-state", *pc, nick);
+  if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
+    host_.peer_connected (pc->media.get ());
+  else if (state == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED)
+    remove_peer (pc, true);
+}
+
+void
+RoomSession::post_peer_message (const char *name, const PeerConnection &pc,
+    const char *state)
+{
+  GstStructure *s = gst_structure_new (name,
+      "peer-id", G_TYPE_STRING, pc.remote_id.c_str (),
+      "client-id", G_TYPE_STRING, pc.client_id.c_str (),
+      "label", G_TYPE_STRING, pc.label.c_str (), nullptr);
+  if (state)
+    gst_structure_set (s, "state", G_TYPE_STRING, state, nullptr);
+  gst_element_post_message (element_,
+      gst_message_new_element (GST_OBJECT (element_), s));
+}
+
+// ---------------------------------------------------------------------------
+// Statistics, from the application's thread
+
+GstStructure *
+RoomSession::stats ()
+{
+  struct Reading {
+    std::string remote_id, client_id;
+    GstWebRTCPeerConnectionState state;
+    ElementPtr webrtcbin;
+    guint key;
+  };
+  std::vector<Reading> readings;
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    for (auto &[key, pc] : peers_)
+      readings.push_back ({pc->remote_id, pc->client_id, pc->state,
+            ElementPtr (GST_ELEMENT (gst_object_ref (pc->webrtcbin.get ()))),
+            key});
+  }
+
+  GstStructure *all = gst_structure_new_empty ("application/x-p2pcall-stats");
+  for (Reading &r : readings) {
+    GstPromise *promise = gst_promise_new ();
+    g_signal_emit_by_name (r.webrtcbin.get (), "get-stats", nullptr, promise);
+    GstPromiseResult result = gst_promise_wait (promise);
+    const GstStructure *reply = result == GST_PROMISE_RESULT_REPLIED ?
+        gst_promise_get_reply (promise) : nullptr;
+
+    guint64 bytes = 0;
+    gint64 packets_lost = 0;
+    double rtt = -1, fraction_lost = 0;
+    for (int i = 0; reply && i < gst_structure_n_fields (reply); i++) {
+      const GValue *v = gst_structure_get_value (reply,
+          gst_structure_nth_field_name (reply, i));
+      if (!GST_VALUE_HOLDS_STRUCTURE (v))
+        continue;
+      const GstStructure *st = gst_value_get_structure (v);
+      GstWebRTCStatsType type;
+      if (!gst_structure_get (st, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type,
+              nullptr))
+        continue;
+      guint64 b;
+      gint64 lost;
+      double d;
+      if ((type == GST_WEBRTC_STATS_OUTBOUND_RTP &&
+              gst_structure_get_uint64 (st, "bytes-sent", &b)) ||
+          (type == GST_WEBRTC_STATS_INBOUND_RTP &&
+              gst_structure_get_uint64 (st, "bytes-received", &b)))
+        bytes += b;
+      if ((type == GST_WEBRTC_STATS_INBOUND_RTP ||
+              type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) &&
+          gst_structure_get_int64 (st, "packets-lost", &lost))
+        packets_lost += lost;
+      if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+        if (gst_structure_get_double (st, "round-trip-time", &d))
+          rtt = std::max (rtt, d);
+        if (gst_structure_get_double (st, "fraction-lost", &d))
+          fraction_lost = std::max (fraction_lost, d);
+      }
+    }
+    gst_promise_unref (promise);
+
+    guint64 bitrate = 0;
+    gint64 now = g_get_monotonic_time ();
+    {
+      std::lock_guard<std::mutex> lock (peers_lock_);
+      auto it = peers_.find (r.key);
+      if (it != peers_.end ()) {
+        PeerConnection &pc = *it->second;
+        if (pc.last_bytes_time && now > pc.last_bytes_time &&
+            bytes >= pc.last_bytes)
+          bitrate = (bytes - pc.last_bytes) * 8 * G_USEC_PER_SEC /
+              (now - pc.last_bytes_time);
+        pc.last_bytes = bytes;
+        pc.last_bytes_time = now;
+      }
+    }
+    g_autoptr (GEnumClass) klass = G_ENUM_CLASS (g_type_class_ref (
+            GST_TYPE_WEBRTC_PEER_CONNECTION_STATE));
+    GstStructure *peer = gst_structure_new ("p2pcall-peer-stats",
+        "peer-id", G_TYPE_STRING, r.remote_id.c_str (),
+        "client-id", G_TYPE_STRING, r.client_id.c_str (),
+        "state", G_TYPE_STRING, g_enum_get_value (klass, r.state)->value_nick,
+        "bitrate", G_TYPE_UINT64, bitrate,
+        "bytes", G_TYPE_UINT64, bytes,
+        "round-trip-time", G_TYPE_DOUBLE, rtt,
+        "packets-lost", G_TYPE_INT64, packets_lost,
+        "fraction-lost", G_TYPE_DOUBLE, fraction_lost, nullptr);
+    gst_structure_set (all, ("peer-" + std::to_string (r.key)).c_str (),
+        GST_TYPE_STRUCTURE, peer, nullptr);
+    gst_structure_free (peer);
+  }
+  return all;
+}
+
+}  // namespace p2pcall

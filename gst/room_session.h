@@ -1,0 +1,154 @@
+// One membership of a room: the signalling client, one webrtcbin per remote
+// member and the negotiation between them. Shared by p2pcallsink and
+// p2pcallsrc, which supply the media through RoomSessionHost.
+#pragma once
+
+#include "signalling.h"
+
+#include <gst/gst.h>
+#include <gst/sdp/sdp.h>
+#include <gst/webrtc/webrtc.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace p2pcall {
+
+// What the element settings give a session; copied at start.
+struct SessionConfig {
+  std::string server;
+  std::string room;
+  std::string peer_name;
+  std::string token;
+  std::string stun_server;      // empty: what the server advertises
+  std::string turn_server;      // empty: what the server advertises
+  std::vector<std::string> ice_addresses;
+  int latency_ms = -1;          // webrtcbin jitter buffer; -1 leaves it
+};
+
+// Media an element attaches to one peer's webrtcbin; the element subclasses it.
+struct PeerMedia {
+  virtual ~PeerMedia () = default;
+};
+
+class RoomSessionHost {
+public:
+  virtual ~RoomSessionHost () = default;
+
+  // What this member's peer-state says it sends.
+  virtual bool sends_audio () const = 0;
+  virtual bool sends_video () const = 0;
+  // False while the media to offer is not known yet (inputs without caps).
+  virtual bool media_ready () const = 0;
+  // Adds media to a new peer's @webrtcbin, already in the element and in
+  // its state. @label names the peer in pads (its id when it arrived).
+  // @offer is the peer's offer when answering it, nullptr when offering.
+  virtual std::unique_ptr<PeerMedia> attach_media (GstElement * webrtcbin,
+      const std::string & label, const GstSDPMessage * offer) = 0;
+  // Removes what attach_media() added; the webrtcbin goes afterwards.
+  virtual void detach_media (GstElement * webrtcbin, PeerMedia * media) = 0;
+  // The peer's transport just connected (the sink asks for a key frame).
+  virtual void peer_connected (PeerMedia *) {}
+};
+
+class RoomSession {
+public:
+  RoomSession (GstElement * element, RoomSessionHost & host,
+      GstDebugCategory * category);
+  ~RoomSession ();
+
+  // Starts signalling on a thread and main context of the session's own.
+  void start (const SessionConfig & config);
+  // Leaves the room and removes every peer; call from the element's state
+  // change, not from the session thread.
+  void stop ();
+
+  // The host's media_ready() may have turned true: send deferred offers.
+  void media_ready_changed ();
+  // Per-peer statistics (see the elements' "stats" property).
+  GstStructure *stats ();
+
+private:
+  struct PeerConnection;
+
+  void post (std::function<void ()> fn);
+  GSource *post_later (guint ms, std::function<void ()> fn);
+  SignallingEvents events ();
+
+  void on_joined (const std::string & self_id,
+      const std::vector<RemotePeer> & peers,
+      const std::vector<IceServer> & ice_servers);
+  void on_peer_joined (const RemotePeer & peer);
+  void on_peer_state (const std::string & peer_id,
+      const std::string & client_id);
+  void resolve_join (const std::string & peer_id,
+      const std::string & client_id);
+  void on_description (const std::string & peer_id, const std::string & type,
+      const std::string & sdp);
+  void on_candidate (const std::string & peer_id, unsigned mline,
+      const std::string & candidate);
+  void on_peer_left (const std::string & peer_id);
+  void on_error (bool fatal, const std::string & code,
+      const std::string & message);
+  void remove_unconfirmed ();
+
+  PeerConnection *find_by_id (const std::string & remote_id);
+  PeerConnection *find_by_client_id (const std::string & client_id);
+  PeerConnection *find_by_webrtcbin (GstElement * webrtcbin);
+  PeerConnection *create_peer (const std::string & remote_id,
+      const std::string & client_id, const std::string & name,
+      const GstSDPMessage * offer);
+  void configure_webrtcbin (GstElement * webrtcbin);
+  void remove_peer (PeerConnection * pc, bool announce);
+  void teardown (PeerConnection & pc);
+
+  void create_offer (PeerConnection & pc);
+  void apply_remote (PeerConnection & pc, GstWebRTCSDPType type,
+      GstSDPMessage * sdp);
+  void on_local_description (GstElement * webrtcbin, GstWebRTCSDPType type,
+      const GstStructure * reply);
+  void add_candidate (PeerConnection & pc, unsigned mline,
+      const std::string & candidate);
+  void on_connection_state (GstElement * webrtcbin);
+
+  void post_peer_message (const char *name, const PeerConnection & pc,
+      const char *state = nullptr);
+  void announce_peer (PeerConnection & pc);
+
+  GstElement *element_;         // the owning bin, not reffed
+  RoomSessionHost & host_;
+  GstDebugCategory *category_;
+  const std::string client_id_;
+
+  // Only the session thread touches these while it runs.
+  SessionConfig config_;
+  std::unique_ptr<SignallingClient> signalling_;
+  std::vector<IceServer> ice_servers_;
+  std::string self_id_;
+  bool joined_before_ = false;
+  std::map<std::string, GSource *> pending_joins_;      // by peer id
+  std::map<std::string, std::string> known_client_ids_; // peer id -> clientId
+  std::vector<std::string> deferred_offers_;            // peer ids
+  GSource *grace_source_ = nullptr;
+  guint next_key_ = 0;
+
+  // peers_lock_ guards the map's structure: the session thread changes it,
+  // stats() reads it from the application. Never held while calling into a
+  // webrtcbin or posting.
+  std::mutex peers_lock_;
+  std::map<guint, std::unique_ptr<PeerConnection>> peers_;
+
+  // Guards context_ against post() from webrtcbin's threads during stop().
+  std::mutex context_lock_;
+  GMainContext *context_ = nullptr;
+  GMainLoop *loop_ = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace p2pcall
