@@ -115,8 +115,7 @@ rtp_caps (const Codec &codec, int pt)
 }
 
 // The payload type an offer gives @codec in its @nth m-line of @media, or -1
-// when that m-line is missing, does not accept media from us, or lacks the
-// codec.
+// when that m-line is missing, takes no media from us, or lacks the codec.
 int
 offered_payload_type (const GstSDPMessage *offer, const char *media,
     guint nth, const Codec &codec)
@@ -126,10 +125,12 @@ offered_payload_type (const GstSDPMessage *offer, const char *media,
     const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
     if (g_strcmp0 (gst_sdp_media_get_media (m), media) != 0 || seen++ != nth)
       continue;
-    if (gst_sdp_media_get_attribute_val (m, "sendonly") ||
-        gst_sdp_media_get_attribute_val (m, "inactive") ||
-        gst_sdp_media_get_port (m) == 0)
-      return -1;
+    // (Port 0 is fine: bundled m-lines after the first are bundle-only.)
+    for (const char *no_receive : {"sendonly", "inactive"})
+      for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++)
+        if (g_strcmp0 (gst_sdp_media_get_attribute (m, j)->key,
+                no_receive) == 0)
+          return -1;
     for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
       const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
       if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
