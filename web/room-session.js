@@ -107,6 +107,7 @@ export class RoomSession {
   }
 
   #userJoined(msg) {
+    if (!msg.from) return;
     const hasOrphans = [...this.#members.values()].some((m) => !m.peerId);
     if (!hasOrphans) {
       this.#startCall(msg.from, msg.name);
@@ -126,6 +127,7 @@ export class RoomSession {
   }
 
   #peerState(peerId, remoteState) {
+    if (!peerId) return;
     const member = this.#adopt(peerId, remoteState[STATE_CLIENT_ID]);
     if (this.#pendingOffers.has(peerId)) {
       if (member.pc) {

@@ -1,0 +1,77 @@
+// p2pcallsink and p2pcallsrc in a call with the page in real Chromium:
+// a gst-launch-1.0 pipeline and a page in one room through p2pcall-server.
+// Registered from tests/gst/meson.build (it needs the plugin's build dir).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { callUrl, launchBrowser, openCall, startServer, stopAll, waitInPage } from './lib/harness.mjs';
+
+let server, browser;
+const pipelines = [];
+
+// Runs gst-launch-1.0 -v with the build's plugin; keeps its output.
+function launch(description) {
+  const child = spawn('gst-launch-1.0', ['-v', ...description.split(' ')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env },
+  });
+  const run = { child, output: '' };
+  child.stdout.setEncoding('utf8').on('data', (c) => { run.output += c; });
+  child.stderr.setEncoding('utf8').on('data', (c) => { run.output += c; });
+  pipelines.push(run);
+  return run;
+}
+
+function waitOutput(run, regexp, timeout = 30000) {
+  return new Promise((resolve, reject) => {
+    const timer = setInterval(() => {
+      const match = regexp.exec(run.output);
+      if (match) { clearInterval(timer); clearTimeout(limit); resolve(match); }
+    }, 100);
+    const limit = setTimeout(() => {
+      clearInterval(timer);
+      reject(new Error(`no ${regexp} in gst-launch output:\n${run.output.slice(-4000)}`));
+    }, timeout);
+  });
+}
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  for (const run of pipelines) run.child.kill('SIGINT');
+  await stopAll();
+});
+
+const wsUrl = () => `ws://127.0.0.1:${server.port}/ws`;
+
+test('a p2pcallsink picture is seen in the page at its size', async () => {
+  // The pipeline is in the room first: it offers, the page answers.
+  const sink = launch(`videotestsrc is-live=true ! video/x-raw,width=352,height=288,framerate=15/1 `
+    + `! p2pcallsink room=gst-to-page peer-name=gst server=${wsUrl()}`);
+  await waitOutput(sink, /PLAYING/);
+  const page = await openCall(browser, callUrl(server, 'gst-to-page', { name: 'Page' }));
+  try {
+    await waitInPage(page, () => document.querySelector('#tiles .tile.remote video')?.videoWidth > 0);
+    const size = await page.evaluate(() => {
+      const video = document.querySelector('#tiles .tile.remote video');
+      return [video.videoWidth, video.videoHeight];
+    });
+    assert.deepEqual(size, [352, 288]);
+  } finally {
+    if (page) console.log(page.p2pcallLog.join('\n'));
+  }
+});
+
+test('the page\'s camera arrives at a p2pcallsrc pipeline at 640x480', async () => {
+  // The page is in the room first: it offers, p2pcallsrc answers.
+  const page = await openCall(browser, callUrl(server, 'page-to-gst', { name: 'Page' }));
+  await waitInPage(page, () => document.querySelector('#signalling-status')?.dataset.state === 'connected');
+  const src = launch(`p2pcallsrc name=s room=page-to-gst server=${wsUrl()} `
+    + 's. ! video/x-raw ! fakesink name=out sync=false');
+  const [, width, height] = await waitOutput(src,
+    /out\.GstPad:sink: caps = video\/x-raw.*width=\(int\)(\d+), height=\(int\)(\d+)/);
+  assert.deepEqual([Number(width), Number(height)], [640, 480]);
+});
