@@ -158,6 +158,7 @@ struct SendStream {
   GstElement *tee = nullptr;    // reffed
   const Codec *codec = nullptr; // set when the input's caps arrive
   guint index = 0;              // among the sink's inputs, for payload types
+  bool eos = false;
 };
 
 // What one peer gets: a queue and a payloader per stream after its tee.
@@ -400,6 +401,49 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+// Peers keep their connections after the inputs end, so nothing inside
+// posts EOS: the sink does, once every input has had it.
+static GstPadProbeReturn
+on_input_event (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS &&
+      GST_EVENT_TYPE (event) != GST_EVENT_FLUSH_STOP)
+    return GST_PAD_PROBE_OK;
+  auto self = GST_P2PCALL_SINK (data);
+  GstP2pcallSinkPrivate *priv = self->priv;
+  bool eos = GST_EVENT_TYPE (event) == GST_EVENT_EOS;
+  bool all_eos = eos;
+  {
+    std::lock_guard<std::mutex> lock (priv->streams_lock);
+    for (SendStream &s : priv->streams) {
+      g_autoptr (GstPad) sink = gst_element_get_static_pad (s.entry, "sink");
+      if (sink == pad)
+        s.eos = eos;
+      all_eos = all_eos && s.eos;
+    }
+  }
+  if (all_eos) {
+    GST_INFO_OBJECT (self, "every input ended");
+    GstMessage *msg = gst_message_new_eos (GST_OBJECT (self));
+    gst_message_set_seqnum (msg, gst_event_get_seqnum (event));
+    gst_element_post_message (GST_ELEMENT (self), msg);
+  }
+  return eos ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+}
+
+static void
+gst_p2pcall_sink_handle_message (GstBin *bin, GstMessage *msg)
+{
+  // EOS is the sink's own (on_input_event), not its children's.
+  if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS &&
+      GST_MESSAGE_SRC (msg) != GST_OBJECT (bin)) {
+    gst_message_unref (msg);
+    return;
+  }
+  GST_BIN_CLASS (parent_class)->handle_message (bin, msg);
+}
+
 static GstPad *
 gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
     const gchar *req_name, const GstCaps *caps)
@@ -432,6 +476,8 @@ gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
       on_input_caps, self, nullptr);
   g_autoptr (GstPad) entry_sink = gst_element_get_static_pad (stream.entry,
       "sink");
+  gst_pad_add_probe (entry_sink, GST_PAD_PROBE_TYPE_EVENT_BOTH,
+      on_input_event, self, nullptr);
   GstPad *ghost = gst_ghost_pad_new_from_template (stream.pad_name.c_str (),
       entry_sink, templ);
   gst_object_ref (stream.entry);
@@ -683,6 +729,11 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
     }
     if (!check_room (element, config))
       return GST_STATE_CHANGE_FAILURE;
+    {
+      std::lock_guard<std::mutex> lock (priv->streams_lock);
+      for (SendStream &s : priv->streams)
+        s.eos = false;
+    }
     priv->session->start (config);
   }
 
@@ -738,6 +789,8 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
   element_class->release_pad = GST_DEBUG_FUNCPTR (gst_p2pcall_sink_release_pad);
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_p2pcall_sink_change_state);
+  GST_BIN_CLASS (klass)->handle_message =
+      GST_DEBUG_FUNCPTR (gst_p2pcall_sink_handle_message);
 
   gst_type_mark_as_plugin_api (GST_TYPE_P2PCALL_VIDEO_CODEC,
       (GstPluginAPIFlags) 0);

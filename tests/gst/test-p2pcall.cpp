@@ -268,7 +268,7 @@ src_pipeline (const std::string &url, const char *room, const char *name =
 }
 
 guint
-count_webrtcbins (GstElement *bin)
+count_elements (GstElement *bin, const char *factory_name)
 {
   guint n = 0;
   g_autoptr (GstIterator) it = gst_bin_iterate_elements (GST_BIN (bin));
@@ -276,7 +276,7 @@ count_webrtcbins (GstElement *bin)
   while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
     GstElement *e = GST_ELEMENT (g_value_get_object (&item));
     GstElementFactory *f = gst_element_get_factory (e);
-    n += f && g_str_equal (GST_OBJECT_NAME (f), "webrtcbin");
+    n += f && g_str_equal (GST_OBJECT_NAME (f), factory_name);
     g_value_reset (&item);
   }
   g_value_unset (&item);
@@ -327,6 +327,21 @@ GST_START_TEST (test_registration)
   gst_object_unref (pad);
   gst_object_unref (sink);
 
+  // gst-launch's automatic linking picks the pad by kind.
+  for (auto [launch, pad_name] : {
+          std::pair {"videotestsrc ! p2pcallsink name=s room=r", "video_0"},
+          std::pair {"audiotestsrc ! p2pcallsink name=s room=r", "audio_0"}}) {
+    GstElement *p = gst_parse_launch (launch, nullptr);
+    fail_unless (p != nullptr, "%s", launch);
+    GstElement *s = gst_bin_get_by_name (GST_BIN (p), "s");
+    GstPad *linked = gst_element_get_static_pad (s, pad_name);
+    fail_unless (linked != nullptr && gst_pad_is_linked (linked), "%s",
+        launch);
+    gst_object_unref (linked);
+    gst_object_unref (s);
+    gst_object_unref (p);
+  }
+
   GstElement *src = gst_element_factory_make ("p2pcallsrc", nullptr);
   guint latency;
   g_object_get (src, "latency", &latency, nullptr);
@@ -362,7 +377,7 @@ GST_START_TEST (test_sink_to_src)
   sender.poll ();
   viewer.poll ();
   fail_unless (sender.errors.empty () && viewer.errors.empty ());
-  fail_unless_equals_int (count_webrtcbins (sender.get ("sink")), 1);
+  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
 }
 GST_END_TEST;
 
@@ -388,12 +403,15 @@ GST_START_TEST (test_three_members)
       "first viewer got nothing");
   fail_unless (wait_for ([&] { return receiver2.has_media (1, 1); }),
       "second viewer got nothing");
-  fail_unless_equals_int (count_webrtcbins (sender.get ("sink")), 2);
+  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 2);
+  // Encoded once for every viewer.
+  fail_unless_equals_int (count_elements (sender.get ("sink"), "vp8enc"), 1);
+  fail_unless_equals_int (count_elements (sender.get ("sink"), "opusenc"), 1);
 
   viewer2.reset ();
   fail_unless (wait_for ([&] { return sender.count ("p2pcall-peer-left"); }),
       "the sink did not see the viewer leave");
-  fail_unless_equals_int (count_webrtcbins (sender.get ("sink")), 1);
+  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
   // The viewers were connected to each other too: that one is gone as well.
   fail_unless (wait_for ([&] { return viewer1.count ("p2pcall-peer-left"); }));
   guint before = 0;
@@ -405,6 +423,22 @@ GST_START_TEST (test_three_members)
               now += r.buffers;
             return now > before + 10;
           }), "the first viewer stopped receiving");
+}
+GST_END_TEST;
+
+GST_START_TEST (test_sink_eos)
+{
+  // A pipeline with a p2pcallsink ends when its inputs do.
+  ServerProcess server;
+  Pipeline sender ("videotestsrc num-buffers=20 ! p2pcallsink name=sink "
+      "room=eos server=" + server.url () + " audiotestsrc num-buffers=20 ! "
+      "sink.");
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  GstMessage *msg = gst_bus_timed_pop_filtered (sender.bus_, 20 * GST_SECOND,
+      (GstMessageType) (GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  fail_unless (msg != nullptr, "no EOS");
+  fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
+  gst_message_unref (msg);
 }
 GST_END_TEST;
 
@@ -467,7 +501,7 @@ GST_START_TEST (test_server_restart)
   // Past the wait for a rejoining peer's clientId.
   g_usleep (1500 * 1000);
   fail_unless_equals_int (receiver.snapshot ().size (), 2);
-  fail_unless_equals_int (count_webrtcbins (sender.get ("sink")), 1);
+  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
   fail_unless_equals_int (sender.count ("p2pcall-peer-joined"), 1);
   fail_unless_equals_int (sender.count ("p2pcall-peer-left"), 0);
   sender.poll ();
@@ -486,6 +520,7 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_registration);
   tcase_add_test (tc, test_sink_to_src);
   tcase_add_test (tc, test_three_members);
+  tcase_add_test (tc, test_sink_eos);
   tcase_add_test (tc, test_server_unreachable);
   tcase_add_test (tc, test_bad_room);
   tcase_add_test (tc, test_server_restart);
