@@ -639,25 +639,25 @@ RoomSession::teardown (PeerConnection &pc)
 
 namespace {
 
+using PromiseReply =
+    std::function<void (RoomSession *, GstElement *, const GstStructure *)>;
+
 struct PromiseTarget {
   RoomSession *session;
   ElementPtr webrtcbin;
-  std::function<void (RoomSession *, GstElement *, const GstStructure *)> fn;
+  PromiseReply fn;
 };
 
 }  // namespace
 
-void
-RoomSession::create_offer (PeerConnection &pc)
+// A promise for @webrtcbin whose reply @fn gets on the session thread.
+GstPromise *
+RoomSession::reply_promise (GstElement *webrtcbin,
+    std::function<void (RoomSession *, GstElement *, const GstStructure *)> fn)
 {
-  GST_DEBUG_OBJECT (element_, "creating offer for %s", pc.remote_id.c_str ());
   auto target = new PromiseTarget { this,
-    ElementPtr (GST_ELEMENT (gst_object_ref (pc.webrtcbin.get ()))),
-    [] (RoomSession * self, GstElement * wb, const GstStructure * reply) {
-      self->on_local_description (wb, GST_WEBRTC_SDP_TYPE_OFFER, reply);
-    }
-  };
-  GstPromise *promise = gst_promise_new_with_change_func (
+    ElementPtr (GST_ELEMENT (gst_object_ref (webrtcbin))), std::move (fn) };
+  return gst_promise_new_with_change_func (
       +[] (GstPromise * promise, gpointer data) {
         auto t = static_cast<PromiseTarget *> (data);
         const GstStructure *reply = gst_promise_get_reply (promise);
@@ -673,6 +673,16 @@ RoomSession::create_offer (PeerConnection &pc)
             });
       }, target, +[] (gpointer data) {
         delete static_cast<PromiseTarget *> (data);
+      });
+}
+
+void
+RoomSession::create_offer (PeerConnection &pc)
+{
+  GST_DEBUG_OBJECT (element_, "creating offer for %s", pc.remote_id.c_str ());
+  GstPromise *promise = reply_promise (pc.webrtcbin.get (),
+      [] (RoomSession * self, GstElement * wb, const GstStructure * reply) {
+        self->on_local_description (wb, GST_WEBRTC_SDP_TYPE_OFFER, reply);
       });
   g_signal_emit_by_name (pc.webrtcbin.get (), "create-offer", nullptr,
       promise);
@@ -709,58 +719,24 @@ RoomSession::apply_remote (PeerConnection &pc, GstWebRTCSDPType type,
 {
   GstWebRTCSessionDescription *desc =
       gst_webrtc_session_description_new (type, sdp);
-  auto target = new PromiseTarget { this,
-    ElementPtr (GST_ELEMENT (gst_object_ref (pc.webrtcbin.get ()))),
-    [type] (RoomSession * self, GstElement * wb, const GstStructure *) {
-      PeerConnection *pc = self->find_by_webrtcbin (wb);
-      if (!pc)
-        return;
-      pc->remote_description_set = true;
-      auto pending = std::move (pc->pending_candidates);
-      pc->pending_candidates.clear ();
-      for (auto &[mline, cand] : pending)
-        self->add_candidate (*pc, mline, cand);
-      if (type != GST_WEBRTC_SDP_TYPE_OFFER)
-        return;
-      auto answer = new PromiseTarget { self,
-        ElementPtr (GST_ELEMENT (gst_object_ref (wb))),
-        [] (RoomSession * s, GstElement * w, const GstStructure * reply) {
-          s->on_local_description (w, GST_WEBRTC_SDP_TYPE_ANSWER, reply);
-        }
-      };
-      GstPromise *promise = gst_promise_new_with_change_func (
-          +[] (GstPromise * promise, gpointer data) {
-            auto t = static_cast<PromiseTarget *> (data);
-            const GstStructure *reply = gst_promise_get_reply (promise);
-            GstStructure *copy = reply ? gst_structure_copy (reply) : nullptr;
-            GstElement *w = GST_ELEMENT (gst_object_ref (t->webrtcbin.get ()));
-            auto fn = t->fn;
-            RoomSession *s = t->session;
-            s->post ([s, w, copy, fn] {
-                  fn (s, w, copy);
-                  if (copy)
-                    gst_structure_free (copy);
-                  gst_object_unref (w);
-                });
-          }, answer, +[] (gpointer data) {
-            delete static_cast<PromiseTarget *> (data);
-          });
-      g_signal_emit_by_name (wb, "create-answer", nullptr, promise);
-      gst_promise_unref (promise);
-    }
-  };
-  GstPromise *promise = gst_promise_new_with_change_func (
-      +[] (GstPromise * promise, gpointer data) {
-        auto t = static_cast<PromiseTarget *> (data);
-        GstElement *wb = GST_ELEMENT (gst_object_ref (t->webrtcbin.get ()));
-        auto fn = t->fn;
-        RoomSession *self = t->session;
-        self->post ([self, wb, fn] {
-              fn (self, wb, nullptr);
-              gst_object_unref (wb);
+  GstPromise *promise = reply_promise (pc.webrtcbin.get (),
+      [type] (RoomSession * self, GstElement * wb, const GstStructure *) {
+        PeerConnection *pc = self->find_by_webrtcbin (wb);
+        if (!pc)
+          return;
+        pc->remote_description_set = true;
+        auto pending = std::move (pc->pending_candidates);
+        pc->pending_candidates.clear ();
+        for (auto &[mline, cand] : pending)
+          self->add_candidate (*pc, mline, cand);
+        if (type != GST_WEBRTC_SDP_TYPE_OFFER)
+          return;
+        GstPromise *answer = self->reply_promise (wb,
+            [] (RoomSession * s, GstElement * w, const GstStructure * reply) {
+              s->on_local_description (w, GST_WEBRTC_SDP_TYPE_ANSWER, reply);
             });
-      }, target, +[] (gpointer data) {
-        delete static_cast<PromiseTarget *> (data);
+        g_signal_emit_by_name (wb, "create-answer", nullptr, answer);
+        gst_promise_unref (answer);
       });
   g_signal_emit_by_name (pc.webrtcbin.get (), "set-remote-description", desc,
       promise);

@@ -108,6 +108,9 @@ private:
   void remove_peer (PeerConnection * pc, bool announce);
   void teardown (PeerConnection & pc);
 
+  GstPromise *reply_promise (GstElement * webrtcbin,
+      std::function<void (RoomSession *, GstElement *,
+          const GstStructure *)> fn);
   void create_offer (PeerConnection & pc);
   void apply_remote (PeerConnection & pc, GstWebRTCSDPType type,
       GstSDPMessage * sdp);

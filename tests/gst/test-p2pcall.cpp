@@ -357,7 +357,9 @@ GST_END_TEST;
 GST_START_TEST (test_sink_to_src)
 {
   ServerProcess server;
-  Pipeline sender (sink_pipeline (server.url (), "call"));
+  auto sender_ptr = std::make_unique<Pipeline> (sink_pipeline (server.url (),
+          "call"));
+  Pipeline &sender = *sender_ptr;
   fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined") == 1; }));
 
@@ -378,6 +380,26 @@ GST_START_TEST (test_sink_to_src)
   viewer.poll ();
   fail_unless (sender.errors.empty () && viewer.errors.empty ());
   fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+
+  // One peer in the stats, connected.
+  GstStructure *stats = nullptr;
+  g_object_get (sender.get ("sink"), "stats", &stats, nullptr);
+  fail_unless (stats != nullptr);
+  fail_unless_equals_int (gst_structure_n_fields (stats), 1);
+  const GstStructure *peer = gst_value_get_structure (
+      gst_structure_get_value (stats, gst_structure_nth_field_name (stats, 0)));
+  fail_unless_equals_string (gst_structure_get_string (peer, "state"),
+      "connected");
+  gst_structure_free (stats);
+
+  // The sender leaves: its pads get EOS and go.
+  sender_ptr.reset ();
+  fail_unless (wait_for ([&] { return viewer.count ("p2pcall-peer-left"); }));
+  for (const Received &r : receiver.snapshot ())
+    fail_unless (r.eos, "no EOS on %s", r.pad_name.c_str ());
+  GstElement *src = viewer.get ("src");
+  fail_unless_equals_int (src->numsrcpads, 0);
+  fail_unless_equals_int (count_elements (src, "webrtcbin"), 0);
 }
 GST_END_TEST;
 
