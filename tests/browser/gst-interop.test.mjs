@@ -75,3 +75,17 @@ test('the page\'s camera arrives at a p2pcallsrc pipeline at 640x480', async () 
     /out\.GstPad:sink: caps = video\/x-raw.*width=\(int\)(\d+), height=\(int\)(\d+)/);
   assert.deepEqual([Number(width), Number(height)], [640, 480]);
 });
+
+test('a p2pcallsink joining after the page answers its offer', async () => {
+  // The page offers with its own payload types; the sink answers with them.
+  const page = await openCall(browser, callUrl(server, 'page-offers', { name: 'Page' }));
+  await waitInPage(page, () => document.querySelector('#signalling-status')?.dataset.state === 'connected');
+  launch(`videotestsrc is-live=true ! video/x-raw,width=320,height=180,framerate=15/1 `
+    + `! p2pcallsink name=s room=page-offers server=${wsUrl()} audiotestsrc is-live=true ! s.`);
+  await waitInPage(page, () => document.querySelector('#tiles .tile.remote video')?.videoWidth > 0);
+  const size = await page.evaluate(() => {
+    const video = document.querySelector('#tiles .tile.remote video');
+    return [video.videoWidth, video.videoHeight];
+  });
+  assert.deepEqual(size, [320, 180]);
+});
