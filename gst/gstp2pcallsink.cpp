@@ -267,11 +267,31 @@ make (const char *factory)
   return gst_element_factory_make (factory, nullptr);
 }
 
+// H.264 as rtph264pay takes it, with parameter sets before every key frame
+// for receivers that join late.
+static std::vector<GstElement *>
+make_h264_parser ()
+{
+  GstElement *parse = make ("h264parse");
+  g_object_set (parse, "config-interval", -1, nullptr);
+  GstElement *filter = make ("capsfilter");
+  g_autoptr (GstCaps) caps = gst_caps_from_string ("video/x-h264, "
+      "stream-format=(string) byte-stream, alignment=(string) au");
+  g_object_set (filter, "caps", caps, nullptr);
+  return {parse, filter};
+}
+
 // The encoder chain for raw video in the configured codec, low-latency.
 static std::vector<GstElement *>
 make_video_encoder (VideoCodec codec, guint bitrate_kbps, const Codec **out)
 {
-  std::vector<GstElement *> chain = {make ("videoconvert"), make ("queue")};
+  // 4:2:0 8-bit: what browsers decode (VP9 profile 0, H.264 baseline).
+  GstElement *format = make ("capsfilter");
+  g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw, "
+      "format=(string) I420");
+  g_object_set (format, "caps", i420, nullptr);
+  std::vector<GstElement *> chain = {make ("videoconvert"), format,
+    make ("queue")};
   GstElement *enc;
   switch (codec) {
     case VIDEO_CODEC_H264:
@@ -288,10 +308,10 @@ make_video_encoder (VideoCodec codec, guint bitrate_kbps, const Codec **out)
         g_object_set (filter, "caps", caps, nullptr);
         chain.push_back (filter);
       }
-      enc = make ("h264parse");
-      g_object_set (enc, "config-interval", -1, nullptr);
+      for (GstElement *e : make_h264_parser ())
+        chain.push_back (e);
       *out = find_codec ("H264");
-      break;
+      return chain;
     case VIDEO_CODEC_VP9:
     case VIDEO_CODEC_VP8:
     default:
@@ -341,9 +361,7 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       enc};
     codec = find_codec ("OPUS");
   } else if (g_str_equal (name, "video/x-h264")) {
-    GstElement *parse = make ("h264parse");
-    g_object_set (parse, "config-interval", -1, nullptr);
-    chain = {parse};
+    chain = make_h264_parser ();
     codec = find_codec ("H264");
   } else if (g_str_equal (name, "video/x-vp8")) {
     codec = find_codec ("VP8");
