@@ -448,6 +448,41 @@ GST_START_TEST (test_three_members)
 }
 GST_END_TEST;
 
+// Raw video encoded in @codec arrives decoded at its size.
+static void
+check_video_codec (const char *codec)
+{
+  ServerProcess server;
+  Pipeline sender ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink video-codec=" +
+      std::string (codec) + " room=codec server=" + server.url ());
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  Pipeline viewer (src_pipeline (server.url (), "codec"));
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }),
+      "no %s video arrived", codec);
+  const Received r = receiver.snapshot ()[0];
+  fail_unless_equals_int (r.width, 320);
+  fail_unless_equals_int (r.height, 240);
+  sender.poll ();
+  fail_unless (sender.errors.empty (), "%s", sender.errors.empty () ? "" :
+      sender.errors[0].c_str ());
+}
+
+GST_START_TEST (test_h264)
+{
+  check_video_codec ("h264");
+}
+GST_END_TEST;
+
+GST_START_TEST (test_vp9)
+{
+  check_video_codec ("vp9");
+}
+GST_END_TEST;
+
 GST_START_TEST (test_sink_eos)
 {
   // A pipeline with a p2pcallsink ends when its inputs do.
@@ -542,6 +577,8 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_registration);
   tcase_add_test (tc, test_sink_to_src);
   tcase_add_test (tc, test_three_members);
+  tcase_add_test (tc, test_h264);
+  tcase_add_test (tc, test_vp9);
   tcase_add_test (tc, test_sink_eos);
   tcase_add_test (tc, test_server_unreachable);
   tcase_add_test (tc, test_bad_room);
