@@ -25,8 +25,8 @@ def table_first_column(section):
 doc_types = table_first_column("Client → server") | table_first_column("Server → client")
 doc_codes = table_first_column("Error codes")
 
-h_types = set(re.findall(r'inline constexpr const char k(?!Err)\w+\[\] = "([a-z-]+)";', header))
-h_codes = set(re.findall(r'inline constexpr const char kErr\w+\[\] = "([a-z-]+)";', header))
+h_types = set(re.findall(r'inline constexpr const char k(?!Err[A-Z])\w+\[\] = "([a-z-]+)";', header))
+h_codes = set(re.findall(r'inline constexpr const char kErr[A-Z]\w*\[\] = "([a-z-]+)";', header))
 
 def js_block(name):
     m = re.search(name + r"\s*=\s*Object\.freeze\(\{(.*?)\}\)", js, re.S)
