@@ -2,6 +2,7 @@
 
 #include "protocol.h"
 
+#include <gio/gio.h>
 #include <gst/pbutils/missing-plugins.h>
 
 namespace p2pcall {
@@ -32,6 +33,23 @@ join_addresses (const std::vector<std::string> & addresses)
 }
 
 }  // namespace
+
+GType
+ice_transport_policy_get_type ()
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {ICE_TRANSPORT_POLICY_ALL, "Every candidate: direct when possible",
+        "all"},
+    {ICE_TRANSPORT_POLICY_RELAY, "Only TURN relay candidates: peers never "
+          "learn this host's addresses", "relay"},
+    {0, nullptr, nullptr}
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static (
+            "GstP2pcallIceTransportPolicy", values));
+  return type;
+}
 
 void
 install_connection_properties (GObjectClass *klass)
@@ -115,6 +133,30 @@ install_connection_properties (GObjectClass *klass)
       g_param_spec_boxed ("stats", "Statistics",
           "Per-peer connection statistics from webrtcbin", GST_TYPE_STRUCTURE,
           (GParamFlags) (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSink:ca-file / GstP2pcallSrc:ca-file:
+   *
+   * PEM file of the certificate authorities a wss:// server's certificate
+   * must chain to, instead of the system's. Empty: the system's.
+   */
+  g_object_class_install_property (klass, PROP_CA_FILE,
+      g_param_spec_string ("ca-file", "CA file",
+          "PEM file with the CA certificates that wss:// servers are "
+          "verified against (empty: the system's)", "", kReadyFlags));
+  /**
+   * GstP2pcallSink:ice-transport-policy / GstP2pcallSrc:ice-transport-policy:
+   *
+   * "relay" sends media only through TURN servers (those the signalling
+   * server hands out, or turn-server), so peers never see this host's
+   * addresses; "all" (the default) prefers direct paths.
+   */
+  g_object_class_install_property (klass, PROP_ICE_TRANSPORT_POLICY,
+      g_param_spec_enum ("ice-transport-policy", "ICE transport policy",
+          "Which ICE candidates to use: all, or relay (TURN only)",
+          ice_transport_policy_get_type (), ICE_TRANSPORT_POLICY_ALL,
+          kReadyFlags));
+  gst_type_mark_as_plugin_api (ice_transport_policy_get_type (),
+      (GstPluginAPIFlags) 0);
 }
 
 bool
@@ -144,6 +186,13 @@ set_connection_property (SessionConfig &config, guint prop_id,
       return true;
     case PROP_ICE_ADDRESSES:
       config.ice_addresses = split_addresses (s);
+      return true;
+    case PROP_CA_FILE:
+      config.ca_file = s ? s : "";
+      return true;
+    case PROP_ICE_TRANSPORT_POLICY:
+      config.relay_only =
+          g_value_get_enum (value) == ICE_TRANSPORT_POLICY_RELAY;
       return true;
     default:
       return false;
@@ -177,13 +226,20 @@ get_connection_property (const SessionConfig &config, guint prop_id,
     case PROP_ICE_ADDRESSES:
       g_value_set_string (value, join_addresses (config.ice_addresses).c_str ());
       return true;
+    case PROP_CA_FILE:
+      g_value_set_string (value, config.ca_file.c_str ());
+      return true;
+    case PROP_ICE_TRANSPORT_POLICY:
+      g_value_set_enum (value, config.relay_only ?
+          ICE_TRANSPORT_POLICY_RELAY : ICE_TRANSPORT_POLICY_ALL);
+      return true;
     default:
       return false;
   }
 }
 
 bool
-check_room (GstElement *element, const SessionConfig &config)
+check_connection_settings (GstElement *element, const SessionConfig &config)
 {
   if (config.room.empty ()) {
     GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
@@ -195,6 +251,17 @@ check_room (GstElement *element, const SessionConfig &config)
         ("Invalid room name '%s': a room is 1 to 64 characters from "
             "A-Z a-z 0-9 _ . -", config.room.c_str ()), (nullptr));
     return false;
+  }
+  if (!config.ca_file.empty ()) {
+    g_autoptr (GError) err = nullptr;
+    g_autoptr (GTlsDatabase) database = g_tls_file_database_new (
+        config.ca_file.c_str (), &err);
+    if (!database) {
+      GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS,
+          ("Cannot use ca-file '%s': %s", config.ca_file.c_str (),
+              err->message), (nullptr));
+      return false;
+    }
   }
   return true;
 }

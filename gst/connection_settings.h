@@ -19,10 +19,19 @@ enum ConnectionProperty {
   PROP_TURN_SERVER,
   PROP_ICE_ADDRESSES,
   PROP_STATS,
+  PROP_CA_FILE,
+  PROP_ICE_TRANSPORT_POLICY,
   N_CONNECTION_PROPERTIES
 };
 
 inline constexpr const char kDefaultServer[] = "ws://127.0.0.1:8080/ws";
+
+// Which ICE candidates the elements use (GstP2pcallIceTransportPolicy).
+enum IceTransportPolicy {
+  ICE_TRANSPORT_POLICY_ALL = 0,
+  ICE_TRANSPORT_POLICY_RELAY = 1,
+};
+GType ice_transport_policy_get_type ();
 
 void install_connection_properties (GObjectClass * klass);
 // Return false for a property id that is not a connection property.
@@ -36,8 +45,9 @@ bool get_connection_property (const SessionConfig & config, guint prop_id,
 namespace p2pcall {
 
 // Posts a clear GST_ELEMENT_ERROR on @element and returns false when the
-// room is missing or not a valid room id.
-bool check_room (GstElement * element, const SessionConfig & config);
+// room is missing or not a valid room id, or the ca-file cannot be read.
+bool check_connection_settings (GstElement * element,
+    const SessionConfig & config);
 // Posts a missing-element message and an error for each absent factory.
 bool check_factories (GstElement * element,
     std::initializer_list<const char *> factories);

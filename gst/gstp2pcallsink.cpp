@@ -745,7 +745,7 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
       std::lock_guard<std::mutex> lock (priv->settings_lock);
       config = priv->config;
     }
-    if (!check_room (element, config))
+    if (!check_connection_settings (element, config))
       return GST_STATE_CHANGE_FAILURE;
     {
       std::lock_guard<std::mutex> lock (priv->streams_lock);

@@ -297,7 +297,7 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
       std::lock_guard<std::mutex> lock (priv->settings_lock);
       config = priv->config;
     }
-    if (!check_room (element, config))
+    if (!check_connection_settings (element, config))
       return GST_STATE_CHANGE_FAILURE;
     priv->session->start (config);
   }

@@ -181,7 +181,7 @@ RoomSession::start (const SessionConfig &config)
       });
   post ([this] {
         signalling_->start ({config_.server, config_.room, config_.peer_name,
-              config_.token}, context_, events ());
+              config_.token, config_.ca_file}, context_, events ());
       });
 }
 
@@ -453,7 +453,11 @@ RoomSession::on_error (bool fatal, const std::string &code,
         message.c_str (), code.c_str ());
     return;
   }
-  if (code == "unreachable" || code == "bad-url")
+  if (code == "tls")
+    GST_ELEMENT_ERROR (element_, RESOURCE, OPEN_READ_WRITE,
+        ("Could not connect securely to the signalling server %s: %s",
+            config_.server.c_str (), message.c_str ()), (nullptr));
+  else if (code == "unreachable" || code == "bad-url")
     GST_ELEMENT_ERROR (element_, RESOURCE, OPEN_READ_WRITE,
         ("Could not connect to the signalling server %s.",
             config_.server.c_str ()), ("%s", message.c_str ()));
@@ -523,6 +527,15 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
     if (!ok)
       GST_WARNING_OBJECT (element_, "webrtcbin refused TURN server %s",
           turn.c_str ());
+  }
+  if (config_.relay_only) {
+    gst_util_set_object_arg (G_OBJECT (webrtcbin), "ice-transport-policy",
+        "relay");
+    if (turns.empty ())
+      GST_ELEMENT_WARNING (element_, RESOURCE, SETTINGS,
+          ("ice-transport-policy is relay but no TURN server is known: set "
+              "turn-server or start the signalling server with "
+              "--turn-server."), (nullptr));
   }
 
   std::vector<std::string> addresses = config_.ice_addresses;

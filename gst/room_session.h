@@ -29,6 +29,8 @@ struct SessionConfig {
   std::string stun_server;      // empty: what the server advertises
   std::string turn_server;      // empty: what the server advertises
   std::vector<std::string> ice_addresses;
+  std::string ca_file;          // empty: the system's CAs
+  bool relay_only = false;      // ice-transport-policy=relay
   int latency_ms = -1;          // webrtcbin jitter buffer; -1 leaves it
 };
 

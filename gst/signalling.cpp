@@ -39,6 +39,32 @@ client_id_of_state (JsonObject *state)
   return string_or_empty (state, proto::kStateClientId);
 }
 
+// Why a server certificate was refused, in words a user can act on.
+std::string
+describe_certificate_errors (GTlsCertificateFlags errors)
+{
+  static const struct {
+    GTlsCertificateFlags flag;
+    const char *text;
+  } reasons[] = {
+    {G_TLS_CERTIFICATE_UNKNOWN_CA, "its certificate is not signed by a "
+          "trusted authority (give the CA's certificate in ca-file)"},
+    {G_TLS_CERTIFICATE_BAD_IDENTITY, "its certificate is for another host "
+          "name"},
+    {G_TLS_CERTIFICATE_NOT_ACTIVATED, "its certificate is not valid yet"},
+    {G_TLS_CERTIFICATE_EXPIRED, "its certificate has expired"},
+    {G_TLS_CERTIFICATE_REVOKED, "its certificate was revoked"},
+    {G_TLS_CERTIFICATE_INSECURE, "its certificate uses an insecure "
+          "algorithm"},
+    {G_TLS_CERTIFICATE_GENERIC_ERROR, "its certificate is invalid"},
+  };
+  std::string text;
+  for (auto &r : reasons)
+    if (errors & r.flag)
+      text += (text.empty () ? "" : "; ") + std::string (r.text);
+  return text.empty () ? "its certificate was refused" : text;
+}
+
 class WebSocketSignalling final : public SignallingClient {
 public:
   WebSocketSignalling ()
@@ -121,11 +147,36 @@ private:
     }
     g_clear_object (&cancellable_);
     cancellable_ = g_cancellable_new ();
+    // Certificate problems are only told to this handler: keep them for
+    // the error the connection then fails with.
+    tls_errors_ = (GTlsCertificateFlags) 0;
+    forget_message ();
+    message_ = SOUP_MESSAGE (g_object_ref (msg));
+    g_signal_connect (msg, "accept-certificate", G_CALLBACK (+[] (
+                SoupMessage *, GTlsCertificate *, GTlsCertificateFlags errors,
+                gpointer data) -> gboolean {
+              static_cast<WebSocketSignalling *> (data)->tls_errors_ = errors;
+              return FALSE;
+            }), this);
     // A SoupSession and its operations belong to the thread-default context
     // they were made on.
     g_main_context_push_thread_default (context_);
-    if (!session_)
+    if (!session_) {
       session_ = soup_session_new_with_options ("timeout", 10, nullptr);
+      if (!config_.ca_file.empty ()) {
+        g_autoptr (GError) err = nullptr;
+        g_autoptr (GTlsDatabase) cas = g_tls_file_database_new (
+            config_.ca_file.c_str (), &err);
+        if (!cas) {
+          g_main_context_pop_thread_default (context_);
+          g_clear_object (&session_);
+          events_.error (true, "tls", "cannot read ca-file '" +
+              config_.ca_file + "': " + err->message);
+          return;
+        }
+        soup_session_set_tls_database (session_, cas);
+      }
+    }
     soup_session_websocket_connect_async (session_, msg, nullptr, nullptr,
         G_PRIORITY_DEFAULT, cancellable_, on_connected, this);
     g_main_context_pop_thread_default (context_);
@@ -141,8 +192,12 @@ private:
     if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       return;                   // stopped; @data may be gone
     auto self = static_cast<WebSocketSignalling *> (data);
+    self->forget_message ();
     if (!ws) {
-      self->connection_failed (err->message);
+      if (self->tls_errors_ || err->domain == G_TLS_ERROR)
+        self->tls_failed (err->message);
+      else
+        self->connection_failed (err->message);
       return;
     }
     GST_INFO ("connected to %s", self->config_.server_url.c_str ());
@@ -166,6 +221,30 @@ private:
     GST_WARNING ("reconnecting to %s failed: %s", config_.server_url.c_str (),
         reason);
     schedule_retry ();
+  }
+
+  // Retrying cannot make an untrusted certificate trusted: a first
+  // connection fails for good; after a join, the server may get its proper
+  // certificate back, so keep trying.
+  void tls_failed (const char *reason)
+  {
+    std::string why = tls_errors_ ? describe_certificate_errors (tls_errors_) :
+        std::string ("TLS failed: ") + reason;
+    if (!ever_joined_) {
+      fatal_ = true;
+      events_.error (true, "tls", why);
+      return;
+    }
+    GST_WARNING ("reconnecting to %s failed: %s", config_.server_url.c_str (),
+        why.c_str ());
+    schedule_retry ();
+  }
+
+  void forget_message ()
+  {
+    if (message_)
+      g_signal_handlers_disconnect_by_data (message_, this);
+    g_clear_object (&message_);
   }
 
   void schedule_retry ()
@@ -194,6 +273,7 @@ private:
         soup_websocket_connection_close (ws_, proto::kCloseNormal, nullptr);
       g_clear_object (&ws_);
     }
+    forget_message ();
     g_clear_object (&cancellable_);
     g_clear_object (&session_);
     joined_ = false;
@@ -331,6 +411,8 @@ private:
   SoupSession *session_ = nullptr;
   SoupWebsocketConnection *ws_ = nullptr;
   GCancellable *cancellable_ = nullptr;
+  SoupMessage *message_ = nullptr;      // the handshake under way
+  GTlsCertificateFlags tls_errors_ = (GTlsCertificateFlags) 0;
   GSource *retry_source_ = nullptr;
   guint retry_ms_ = kFirstRetryMs;
   bool joined_ = false;

@@ -41,8 +41,9 @@ struct SignallingEvents {
   // An empty @candidate is the end of candidates.
   std::function<void (const std::string & peer_id, unsigned mline_index,
       const std::string & candidate)> candidate;
-  // @fatal: the session cannot go on (server unreachable at start, room
-  // refused); otherwise a refusal of one message.
+  // @fatal: the session cannot go on (server unreachable at start, its
+  // certificate not trusted: code "tls", room refused); otherwise a refusal
+  // of one message.
   std::function<void (bool fatal, const std::string & code,
       const std::string & message)> error;
   // The server connection dropped after a join; reconnection is under way.
@@ -54,6 +55,7 @@ struct SignallingConfig {
   std::string room;
   std::string name;
   std::string token;
+  std::string ca_file;          // PEM CAs for wss://; empty: the system's
 };
 
 class SignallingClient {
