@@ -4,6 +4,7 @@
 #include "signalling_server.h"
 
 #include <glib-unix.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +37,18 @@ parse_count (const char *text, guint64 min, guint64 max, guint64 &out)
 {
   g_autoptr (GError) err = nullptr;
   return g_ascii_string_to_unsigned (text, 10, min, max, &out, &err);
+}
+
+// Every member holds a socket: use all the descriptors the system allows
+// (soft limits are often 1024, hard ones far higher).
+void
+raise_descriptor_limit ()
+{
+  struct rlimit limit;
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit (RLIMIT_NOFILE, &limit);
+  }
 }
 
 // `p2pcall-server token --room R --ttl 1h [--name N]`: prints a token.
@@ -308,6 +321,7 @@ main (int argc, char **argv)
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
 
+  raise_descriptor_limit ();
   SignallingServer server (options);
   if (!server.start (&err)) {
     g_printerr ("p2pcall-server: cannot listen on %s port %s: %s\n",

@@ -1,5 +1,7 @@
 #include "signalling_server.h"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -43,6 +45,38 @@ SignallingServer::~SignallingServer ()
   }
 }
 
+// soup_server_listen() leaves GLib's listen backlog of 10: a burst of
+// clients (every member reconnecting after a restart) then sees dropped SYNs
+// and waits seconds for retransmits. So the server makes its own sockets.
+bool
+SignallingServer::listen_on (GInetAddress *inet, guint16 port,
+    SoupServerListenOptions options, GError **error)
+{
+  GSocketFamily family = g_inet_address_get_family (inet);
+  g_autoptr (GSocket) socket = g_socket_new (family, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, error);
+  if (!socket)
+    return false;
+  if (family == G_SOCKET_FAMILY_IPV6 && g_inet_address_get_is_any (inet)
+      && !g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, error))
+    return false;
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (inet, port);
+  g_socket_set_listen_backlog (socket, kListenBacklog);
+  if (!g_socket_bind (socket, addr, TRUE, error)
+      || !g_socket_listen (socket, error))
+    return false;
+  return soup_server_listen_socket (soup_, socket, options, error);
+}
+
+guint16
+SignallingServer::bound_port () const
+{
+  GSList *uris = soup_server_get_uris (soup_);
+  guint16 port = uris ? g_uri_get_port ((GUri *) uris->data) : 0;
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return port;
+}
+
 bool
 SignallingServer::start (GError **error)
 {
@@ -61,7 +95,18 @@ SignallingServer::start (GError **error)
 
   bool ok;
   if (options_.address.empty ()) {
-    ok = soup_server_listen_all (soup_, options_.port, listen, error);
+    // Every interface, IPv4 and (where the system has it) IPv6, one port.
+    g_autoptr (GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+    guint16 port = options_.port;
+    ok = listen_on (any4, port, listen, error);
+    if (ok) {
+      port = bound_port ();
+      g_autoptr (GInetAddress) any6 =
+          g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+      g_autoptr (GError) v6_error = nullptr;
+      if (!listen_on (any6, port, listen, &v6_error))
+        g_debug ("not listening on IPv6: %s", v6_error->message);
+    }
   } else {
     g_autoptr (GInetAddress) inet =
         g_inet_address_new_from_string (options_.address.c_str ());
@@ -70,9 +115,7 @@ SignallingServer::start (GError **error)
           "--address \"%s\" is not an IP address", options_.address.c_str ());
       return false;
     }
-    g_autoptr (GSocketAddress) addr =
-        g_inet_socket_address_new (inet, options_.port);
-    ok = soup_server_listen (soup_, addr, listen, error);
+    ok = listen_on (inet, options_.port, listen, error);
   }
   if (!ok)
     return false;
@@ -279,7 +322,8 @@ SignallingServer::on_message (ConnectionId id, SoupWebsocketDataType type,
     c.dead = true;
     g_message ("message of %" G_GSIZE_FORMAT " bytes from %s (peer=%s) is "
         "over the %" G_GUINT64_FORMAT "-byte limit: closing", size,
-        c.remote.c_str (), registry_.peer_id (id).c_str ());
+        c.remote.c_str (), registry_.peer_id (id).c_str (),
+        options_.max_message_size);
     registry_.disconnect (id, out);
     soup_websocket_connection_close (c.ws, protocol::kCloseTooBig,
         "message too big");

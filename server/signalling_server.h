@@ -19,6 +19,9 @@ inline constexpr guint kDefaultPort = 8080;
 inline constexpr guint kDefaultKeepaliveSeconds = 10;
 inline constexpr guint64 kDefaultMaxMessageSize = 64 * 1024;
 inline constexpr guint kDefaultMaxConnectionsPerAddress = 64;
+// Pending connections the kernel queues before accept(); it caps this at
+// net.core.somaxconn.
+inline constexpr int kListenBacklog = 4096;
 
 struct ServerOptions {
   std::string address;          // empty: every interface
@@ -50,6 +53,10 @@ public:
   std::string url () const;
 
 private:
+  bool listen_on (GInetAddress * inet, guint16 port,
+      SoupServerListenOptions options, GError ** error);
+  guint16 bound_port () const;
+
   struct Connection;
 
   static void on_http (SoupServer * server, SoupServerMessage * msg,
