@@ -61,20 +61,24 @@ export function closePairs(pairs) {
   for (const { a, b } of pairs) { a.terminate(); b.terminate(); }
 }
 
-// Bounces offers/answers in every pair for `seconds`. Returns figures.
-export async function bounce(pairs, seconds) {
+// Bounces offers/answers in every pair for `seconds`: as fast as they come
+// back, or with `intervalMs` one exchange per pair per interval (a steady
+// load below saturation, so latency is the relay's and not a queue's).
+// Returns figures.
+export async function bounce(pairs, seconds, { intervalMs = 0 } = {}) {
   const latencies = [];
   let relayed = 0;
   let sent = 0;
   let running = true;
   const done = [];
   for (const { a, b } of pairs) {
-    let outstanding = null;
+    let finish;
+    done.push(new Promise((resolve) => { finish = resolve; }));
     const fire = () => {
-      if (!running) return;
-      outstanding = { type: 'offer', offer: { type: 'offer', sdp: SDP }, t: performance.now() };
+      if (!running) { finish(); return; }
       sent++;
-      a.send(JSON.stringify(outstanding));
+      const now = performance.now();
+      a.send(JSON.stringify({ type: 'offer', offer: { type: 'offer', sdp: SDP }, t: now, t0: now }));
     };
     b.on('message', (data) => {
       const msg = JSON.parse(data);
@@ -82,18 +86,19 @@ export async function bounce(pairs, seconds) {
       relayed++;
       latencies.push(performance.now() - msg.t);
       sent++;
-      b.send(JSON.stringify({ type: 'answer', answer: { type: 'answer', sdp: SDP }, t: performance.now() }));
+      b.send(JSON.stringify({ type: 'answer', answer: { type: 'answer', sdp: SDP }, t: performance.now(), t0: msg.t0 }));
     });
-    done.push(new Promise((resolve) => {
-      a.on('message', (data) => {
-        const msg = JSON.parse(data);
-        if (msg.type !== 'answer') return;
-        relayed++;
-        latencies.push(performance.now() - msg.t);
-        if (running) fire(); else resolve();
-      });
-    }));
-    fire();
+    a.on('message', (data) => {
+      const msg = JSON.parse(data);
+      if (msg.type !== 'answer') return;
+      relayed++;
+      latencies.push(performance.now() - msg.t);
+      if (!running) finish();
+      else if (intervalMs) setTimeout(fire, Math.max(0, intervalMs - (performance.now() - msg.t0)));
+      else fire();
+    });
+    // Spread the steady exchanges over the interval instead of in one burst.
+    if (intervalMs) setTimeout(fire, Math.random() * intervalMs); else fire();
   }
   const started = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
