@@ -1,14 +1,18 @@
-// Drives p2pcall in real Chromium: starts p2pcall-server, launches Debian's
-// chromium through playwright-core, opens call pages, takes screenshots and
+// Drives p2pcall in real browsers: starts p2pcall-server, launches Debian's
+// chromium through playwright-core and Debian's firefox-esr through
+// puppeteer-core (WebDriver BiDi), opens call pages, takes screenshots and
 // stops everything it started. Shared by the browser tests and the
-// GStreamer <-> browser interop tests; keep its exports stable.
+// GStreamer <-> browser interop tests; keep its exports stable. The page
+// helpers below take a page of either browser.
 //
 // Environment: P2PCALL_SERVER (the server binary), P2PCALL_WEB_ROOT (web/),
-// P2PCALL_ARTIFACTS (where screenshots go), CHROMIUM (default /usr/bin/chromium).
+// P2PCALL_ARTIFACTS (where screenshots go), CHROMIUM (default /usr/bin/chromium),
+// FIREFOX (default /usr/bin/firefox-esr).
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 
 export const CHROMIUM_FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -19,6 +23,17 @@ export const CHROMIUM_FLAGS = [
   '--auto-select-desktop-capture-source=Entire screen',
   '--autoplay-policy=no-user-gesture-required',
 ];
+
+// Firefox's fake camera (640x480) and microphone (a tone), without prompts;
+// host candidates with their real address rather than an mDNS name, which
+// no other peer in a test namespace could resolve.
+export const FIREFOX_PREFS = {
+  'media.navigator.streams.fake': true,
+  'media.navigator.permission.disabled': true,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.autoplay.default': 0,
+  'media.autoplay.blocking_policy': 0,
+};
 
 const LISTENING = /p2pcall-server: listening on (http\S+)/;
 const started = new Set();   // servers and browsers to stop at exit
@@ -71,13 +86,46 @@ export async function launchBrowser({ args = [] } = {}) {
   return browser;
 }
 
+// Firefox ESR headless. Firefox gathers no ICE candidate on loopback: run it
+// in a namespace with a test host (tests/netns-run.sh --test-host).
+export async function launchFirefox({ prefs = {} } = {}) {
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: process.env.FIREFOX ?? '/usr/bin/firefox-esr',
+    headless: true,
+    extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+  });
+  const entry = { stop: () => browser.close().catch(() => {}), process: browser.process() };
+  started.add(entry);
+  browser.on('disconnected', () => started.delete(entry));
+  return browser;
+}
+
+function isPuppeteer(target) {
+  return typeof target.createBrowserContext === 'function' || typeof target.setViewport === 'function';
+}
+
 // Opens @url in a context of its own (separate storage, like another person).
 // Console errors and page errors are kept on page.p2pcallLog for diagnosis.
 // @initScript runs in the page before its own scripts (to stub an API).
+// @browser is a Chromium (playwright) or Firefox (puppeteer) browser.
 export async function openCall(browser, url, { viewport = { width: 1280, height: 800 }, initScript } = {}) {
+  if (isPuppeteer(browser)) return openFirefoxCall(browser, url, { viewport, initScript });
   const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
   if (initScript) await page.addInitScript(initScript);
+  page.p2pcallLog = [];
+  page.on('console', (msg) => page.p2pcallLog.push(`${msg.type()}: ${msg.text()}`));
+  page.on('pageerror', (error) => page.p2pcallLog.push(`pageerror: ${error.message}`));
+  await page.goto(url);
+  return page;
+}
+
+async function openFirefoxCall(browser, url, { viewport, initScript }) {
+  const context = await browser.createBrowserContext();
+  const page = await context.newPage();
+  await page.setViewport(viewport);
+  if (initScript) await page.evaluateOnNewDocument(initScript);
   page.p2pcallLog = [];
   page.on('console', (msg) => page.p2pcallLog.push(`${msg.type()}: ${msg.text()}`));
   page.on('pageerror', (error) => page.p2pcallLog.push(`pageerror: ${error.message}`));
@@ -103,6 +151,7 @@ export async function screenshot(page, name) {
 // Waits for @predicate (run in the page) to be truthy; generous by default,
 // since pass/fail must never hinge on speed.
 export function waitInPage(page, predicate, arg, timeout = 30000) {
+  if (isPuppeteer(page)) return page.waitForFunction(predicate, { timeout, polling: 100 }, arg);
   return page.waitForFunction(predicate, arg, { timeout, polling: 100 });
 }
 
