@@ -147,6 +147,8 @@ public:
 
   ~Pipeline ()
   {
+    for (GstStructure *s : elements)
+      gst_structure_free (s);
     gst_element_set_state (pipeline_, GST_STATE_NULL);
     gst_object_unref (bus_);
     gst_object_unref (pipeline_);

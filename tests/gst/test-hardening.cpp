@@ -1,0 +1,443 @@
+// p2pcallsink / p2pcallsrc hardened: TLS to the signalling server (ca-file,
+// or a clear refusal), calls relayed through a real coturn with TURN REST
+// credentials (and an expired one refused), and faults: a member killed or
+// frozen mid-call. Each test runs as its own meson test in a loopback-only
+// network namespace: GST_CHECKS=<name> runs one.
+#include "gst-test-support.h"
+
+#include <gst/webrtc/webrtc.h>
+
+namespace {
+
+class TempDir {
+public:
+  TempDir () : path_ (g_dir_make_tmp ("p2pcall-hardening-XXXXXX", nullptr)) {}
+  ~TempDir ()
+  {
+    const char *argv[] = { "rm", "-rf", path_, nullptr };
+    g_spawn_sync (nullptr, (char **) argv, nullptr, G_SPAWN_SEARCH_PATH,
+        nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    g_free (path_);
+  }
+  std::string file (const char *name) const
+  {
+    return std::string (path_) + "/" + name;
+  }
+private:
+  char *path_;
+};
+
+void
+run_or_fail (std::vector<const char *> argv)
+{
+  argv.push_back (nullptr);
+  g_autofree char *err_out = nullptr;
+  g_autoptr (GError) err = nullptr;
+  int status = 0;
+  gboolean ok = g_spawn_sync (nullptr, (char **) argv.data (), nullptr,
+      (GSpawnFlags) (G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL),
+      nullptr, nullptr, nullptr, &err_out, &status, &err);
+  fail_unless (ok && g_spawn_check_wait_status (status, nullptr),
+      "%s failed: %s", argv[0], err ? err->message : err_out);
+}
+
+// A self-signed certificate for 127.0.0.1: the test's own CA, which the
+// system's CA list does not know.
+struct Certificate {
+  TempDir dir;
+  std::string cert = dir.file ("cert.pem");
+  std::string key = dir.file ("key.pem");
+
+  Certificate ()
+  {
+    run_or_fail ({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key.c_str (),
+        "-out", cert.c_str (), "-days", "1", "-subj", "/CN=127.0.0.1",
+        "-addext", "subjectAltName=IP:127.0.0.1"});
+  }
+};
+
+guint
+free_udp_port ()
+{
+  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
+      G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, nullptr);
+  g_autoptr (GInetAddress) loopback =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  fail_unless (g_socket_bind (socket, any, FALSE, nullptr));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket,
+      nullptr);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+// Starts a child that dies with the test, even when an assertion aborts it.
+GSubprocess *
+spawn_child (const std::vector<std::string> &args, GSubprocessFlags flags)
+{
+  std::vector<const char *> argv;
+  for (const std::string &a : args)
+    argv.push_back (a.c_str ());
+  argv.push_back (nullptr);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_set_child_setup (launcher, +[] (gpointer) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+      }, nullptr, nullptr);
+  g_autoptr (GError) err = nullptr;
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv.data (),
+      &err);
+  fail_unless (proc != nullptr, "cannot start %s: %s", argv[0],
+      err ? err->message : "?");
+  return proc;
+}
+
+// TURN REST credentials as coturn's use-auth-secret checks them.
+std::string
+turn_password (const std::string &secret, const std::string &username)
+{
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1,
+      (const guchar *) secret.data (), secret.size ());
+  g_hmac_update (hmac, (const guchar *) username.data (), username.size ());
+  guint8 digest[20];
+  gsize len = sizeof digest;
+  g_hmac_get_digest (hmac, digest, &len);
+  g_autofree char *b64 = g_base64_encode (digest, len);
+  return b64;
+}
+
+// A real coturn on 127.0.0.1 with TURN REST credentials (use-auth-secret),
+// relaying between loopback peers. Its log says which allocations it made.
+class Coturn {
+public:
+  explicit Coturn (const std::string &secret)
+  {
+    port_ = free_udp_port ();
+    // The relay ports: this namespace has no other user of them.
+    guint min = port_ < 60000 ? port_ + 1 : 40000;
+    proc_ = spawn_child ({"turnserver", "-n", "--listening-ip=127.0.0.1",
+        "--relay-ip=127.0.0.1", "--listening-port=" + std::to_string (port_),
+        "--min-port=" + std::to_string (min),
+        "--max-port=" + std::to_string (min + 200),
+        "--use-auth-secret", "--static-auth-secret=" + secret,
+        "--realm=p2pcall.test", "--allow-loopback-peers", "--no-cli", "-v",
+        "--no-tls", "--no-dtls", "--simple-log", "--log-file=" + log_path (),
+        "--pidfile=" + dir_.file ("turnserver.pid"),
+        "--userdb=" + dir_.file ("turndb")},
+        (GSubprocessFlags) (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+            G_SUBPROCESS_FLAGS_STDERR_SILENCE));
+    fail_unless (wait_for ([this] {
+              return log ().find ("Total General servers") != std::string::npos;
+            }), "coturn did not start:\n%s", log ().c_str ());
+  }
+
+  ~Coturn ()
+  {
+    g_subprocess_send_signal (proc_, SIGKILL);
+    g_subprocess_wait (proc_, nullptr, nullptr);
+    g_object_unref (proc_);
+  }
+
+  std::string log () const
+  {
+    g_autofree char *text = nullptr;
+    g_file_get_contents (log_path ().c_str (), &text, nullptr, nullptr);
+    return text ? text : "";
+  }
+
+  // For p2pcall-server --turn-server.
+  std::string url () const
+  {
+    return "turn:127.0.0.1:" + std::to_string (port_);
+  }
+
+  // For the elements' turn-server: both parts percent-encoded.
+  std::string uri (const std::string &user, const std::string &password) const
+  {
+    g_autofree char *u = g_uri_escape_string (user.c_str (), nullptr, FALSE);
+    g_autofree char *p = g_uri_escape_string (password.c_str (), nullptr,
+        FALSE);
+    return std::string ("turn://") + u + ":" + p + "@127.0.0.1:" +
+        std::to_string (port_);
+  }
+
+private:
+  std::string log_path () const { return dir_.file ("turn.log"); }
+
+  TempDir dir_;
+  GSubprocess *proc_ = nullptr;
+  guint port_ = 0;
+};
+
+// Another member of the room in a process of its own (gst-launch-1.0), to be
+// killed or frozen.
+class MemberProcess {
+public:
+  explicit MemberProcess (const std::string &description)
+  {
+    g_auto (GStrv) args = nullptr;
+    fail_unless (g_shell_parse_argv (description.c_str (), nullptr, &args,
+            nullptr));
+    std::vector<std::string> argv = {"gst-launch-1.0"};
+    for (char **a = args; *a; a++)
+      argv.push_back (*a);
+    proc_ = spawn_child (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
+  }
+
+  ~MemberProcess ()
+  {
+    g_subprocess_send_signal (proc_, SIGCONT);
+    g_subprocess_send_signal (proc_, SIGKILL);
+    g_subprocess_wait (proc_, nullptr, nullptr);
+    g_object_unref (proc_);
+  }
+
+  void send_signal (int signum) { g_subprocess_send_signal (proc_, signum); }
+
+private:
+  GSubprocess *proc_ = nullptr;
+};
+
+// The "candidate-type" of every local candidate the webrtcbins in @bin
+// report in their statistics.
+std::vector<std::string>
+local_candidate_types (GstElement *bin)
+{
+  std::vector<std::string> types;
+  g_autoptr (GstIterator) it = gst_bin_iterate_elements (GST_BIN (bin));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *e = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_str_equal (GST_OBJECT_NAME (f), "webrtcbin")) {
+      GstPromise *promise = gst_promise_new ();
+      g_signal_emit_by_name (e, "get-stats", nullptr, promise);
+      gst_promise_wait (promise);
+      const GstStructure *reply = gst_promise_get_reply (promise);
+      for (int i = 0; reply && i < gst_structure_n_fields (reply); i++) {
+        const GValue *v = gst_structure_get_value (reply,
+            gst_structure_nth_field_name (reply, i));
+        if (!GST_VALUE_HOLDS_STRUCTURE (v))
+          continue;
+        const GstStructure *st = gst_value_get_structure (v);
+        GstWebRTCStatsType type;
+        const char *candidate_type = gst_structure_get_string (st,
+            "candidate-type");
+        if (gst_structure_get (st, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type,
+                nullptr) && type == GST_WEBRTC_STATS_LOCAL_CANDIDATE &&
+            candidate_type)
+          types.push_back (candidate_type);
+      }
+      gst_promise_unref (promise);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  return types;
+}
+
+guint
+video_buffers (Receiver &receiver)
+{
+  guint n = 0;
+  for (const Received &r : receiver.snapshot ())
+    n += r.audio ? 0 : r.buffers;
+  return n;
+}
+
+constexpr const char kTurnSecret[] = "coturn-shared-secret";
+
+}  // namespace
+
+GST_START_TEST (test_tls_ca_file)
+{
+  Certificate certificate;
+  ServerProcess server (0, {"--tls-cert", certificate.cert, "--tls-key",
+      certificate.key});
+  std::string url = server.url ();
+  fail_unless (g_str_has_prefix (url.c_str (), "wss://"), "%s", url.c_str ());
+
+  // Trusting the test's CA through ca-file: the call works.
+  Pipeline sender (sink_pipeline (url, "secure"));
+  g_object_set (sender.get ("sink"), "ca-file", certificate.cert.c_str (),
+      nullptr);
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  Pipeline viewer (src_pipeline (url, "secure"));
+  g_object_set (viewer.get ("src"), "ca-file", certificate.cert.c_str (),
+      nullptr);
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 1); }),
+      "no media over a wss:// server trusted through ca-file");
+
+  // The system's CAs do not know it: refused, with the URL and the reason.
+  Pipeline stranger (src_pipeline (url, "secure"));
+  stranger.play ();
+  fail_unless (wait_for ([&] {
+            stranger.poll ();
+            return !stranger.errors.empty ();
+          }), "an untrusted server certificate was accepted");
+  const std::string &error = stranger.errors[0];
+  fail_unless (error.find (url) != std::string::npos,
+      "the error does not name the URL: %s", error.c_str ());
+  fail_unless (error.find ("not signed by a trusted authority") !=
+      std::string::npos, "the error does not say why: %s", error.c_str ());
+  fail_unless_equals_int (stranger.count ("p2pcall-joined"), 0);
+
+  // A ca-file that cannot be read stops the element from starting.
+  Pipeline missing (src_pipeline (url, "secure"));
+  g_object_set (missing.get ("src"), "ca-file", "/nonexistent/ca.pem",
+      nullptr);
+  fail_unless_equals_int (missing.play (), GST_STATE_CHANGE_FAILURE);
+  missing.poll ();
+  fail_unless (!missing.errors.empty ());
+  fail_unless (missing.errors[0].find ("/nonexistent/ca.pem") !=
+      std::string::npos, "%s", missing.errors[0].c_str ());
+}
+GST_END_TEST;
+
+GST_START_TEST (test_turn_relay)
+{
+  Coturn turn (kTurnSecret);
+  ServerProcess server (0, {"--turn-server", turn.url (), "--turn-secret",
+      kTurnSecret, "--turn-ttl", "1h"});
+  Pipeline sender (sink_pipeline (server.url (), "relayed"));
+  gst_util_set_object_arg (G_OBJECT (sender.get ("sink")),
+      "ice-transport-policy", "relay");
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  Pipeline viewer (src_pipeline (server.url (), "relayed"));
+  gst_util_set_object_arg (G_OBJECT (viewer.get ("src")),
+      "ice-transport-policy", "relay");
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 1, 30); }),
+      "no media through the relay; coturn said:\n%s", turn.log ().c_str ());
+
+  // Both ends used relay candidates only, and coturn granted them.
+  for (GstElement *bin : {sender.get ("sink"), viewer.get ("src")}) {
+    std::vector<std::string> types = local_candidate_types (bin);
+    fail_if (types.empty (), "%s reports no local candidate",
+        GST_OBJECT_NAME (bin));
+    for (const std::string &type : types)
+      fail_unless_equals_string (type.c_str (), "relay");
+  }
+  std::string log = turn.log ();
+  fail_unless (log.find ("ALLOCATE processed, success") != std::string::npos,
+      "coturn made no allocation:\n%s", log.c_str ());
+  sender.poll ();
+  viewer.poll ();
+  fail_unless (sender.errors.empty () && viewer.errors.empty ());
+}
+GST_END_TEST;
+
+GST_START_TEST (test_turn_expired_credential)
+{
+  Coturn turn (kTurnSecret);
+  ServerProcess server;
+  // Signed with the right secret, but an hour past its expiry.
+  std::string user = std::to_string (g_get_real_time () / G_USEC_PER_SEC -
+      3600) + ":expired";
+  std::string turn_uri = turn.uri (user, turn_password (kTurnSecret, user));
+
+  // The sender goes first at the end: a p2pcallsink stopping while a peer
+  // that never connected leaves can deadlock (noted on issue 7).
+  Pipeline viewer (src_pipeline (server.url (), "expired"));
+  Pipeline sender (sink_pipeline (server.url (), "expired"));
+  for (GstElement *e : {sender.get ("sink"), viewer.get ("src")}) {
+    g_object_set (e, "turn-server", turn_uri.c_str (), nullptr);
+    gst_util_set_object_arg (G_OBJECT (e), "ice-transport-policy", "relay");
+  }
+  Receiver receiver (viewer, "src");
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return viewer.count ("p2pcall-joined"); }));
+
+  // coturn refuses the allocation...
+  fail_unless (wait_for ([&] {
+            return turn.log ().find ("401") != std::string::npos;
+          }), "coturn did not refuse the expired credential:\n%s",
+      turn.log ().c_str ());
+  std::string log = turn.log ();
+  fail_unless (log.find ("ALLOCATE processed, success") == std::string::npos,
+      "coturn granted an expired credential:\n%s", log.c_str ());
+  // ...so there is no relay candidate, and no media.
+  g_usleep (3 * G_USEC_PER_SEC);
+  for (GstElement *bin : {sender.get ("sink"), viewer.get ("src")})
+    for (const std::string &type : local_candidate_types (bin))
+      fail_if (type == "relay", "a relay candidate from an expired credential");
+  fail_unless_equals_int (video_buffers (receiver), 0);
+}
+GST_END_TEST;
+
+// The survivor is a p2pcallsrc receiving a p2pcallsink that runs in another
+// process; @fault is done to that process once video flows. The server
+// pings every kKeepalive seconds and drops a member silent for two.
+static void
+check_member_fault (int fault)
+{
+  constexpr int kKeepalive = 2;
+  ServerProcess server (0, {"--keepalive-interval",
+      std::to_string (kKeepalive)});
+  Pipeline viewer (src_pipeline (server.url (), "fault"));
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return viewer.count ("p2pcall-joined"); }));
+
+  MemberProcess member ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink room=fault server=" +
+      server.url ());
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }),
+      "no video from the member");
+  GstElement *src = viewer.get ("src");
+  fail_unless_equals_int (count_elements (src, "webrtcbin"), 1);
+
+  gint64 start = g_get_monotonic_time ();
+  member.send_signal (fault);
+  // Two keep-alive intervals, and time for a loaded machine.
+  fail_unless (wait_for ([&] { return viewer.count ("p2pcall-peer-left"); },
+          (2 * kKeepalive + 8) * G_USEC_PER_SEC),
+      "the member's departure was not noticed");
+  g_print ("%s: peer left %.1f s after the fault (keep-alive %d s)\n",
+      g_strsignal (fault), (g_get_monotonic_time () - start) / 1e6,
+      kKeepalive);
+  // Its webrtcbin and its pads are gone.
+  fail_unless_equals_int (count_elements (src, "webrtcbin"), 0);
+  fail_unless_equals_int (src->numsrcpads, 0);
+  for (const Received &r : receiver.snapshot ())
+    fail_unless (r.eos, "no EOS on %s", r.pad_name.c_str ());
+  viewer.poll ();
+  fail_unless (viewer.errors.empty ());
+}
+
+GST_START_TEST (test_member_killed)
+{
+  check_member_fault (SIGKILL);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_member_frozen)
+{
+  // SIGSTOP: the process answers neither WebSocket pings nor ICE, as when
+  // its network goes away; the MemberProcess continues and kills it after.
+  check_member_fault (SIGSTOP);
+}
+GST_END_TEST;
+
+static Suite *
+hardening_suite (void)
+{
+  Suite *s = suite_create ("p2pcall-hardening");
+  TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 60);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_tls_ca_file);
+  tcase_add_test (tc, test_turn_relay);
+  tcase_add_test (tc, test_turn_expired_credential);
+  tcase_add_test (tc, test_member_killed);
+  tcase_add_test (tc, test_member_frozen);
+  return s;
+}
+
+GST_CHECK_MAIN (hardening);
