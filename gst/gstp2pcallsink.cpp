@@ -539,10 +539,29 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   gst_clear_object (&tee);
 }
 
+// A sink receives nothing, but another sender in the room offers it media
+// all the same (its answer cannot drop m-lines). Such streams are dropped
+// here: unlinked, they would stop the pipeline with not-linked.
+static GstPadProbeReturn
+drop_buffers (GstPad *, GstPadProbeInfo *, gpointer)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+static void
+on_received_pad (GstElement *, GstPad *pad, gpointer)
+{
+  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC)
+    gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_buffers, nullptr, nullptr);
+}
+
 std::unique_ptr<PeerMedia>
 SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
     const GstSDPMessage *offer)
 {
+  g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_received_pad),
+      nullptr);
   GstP2pcallSinkPrivate *priv = self_->priv;
   struct Input {
     std::unique_ptr<GstElement, ObjectUnref> tee;

@@ -4,15 +4,26 @@
  * @see_also: p2pcallsink, webrtcbin
  *
  * Joins a p2pcall room as a member that sends nothing and outputs what the
- * other members send, decoded: one sometimes pad per remote stream, named
- * `video_<peer>_<n>` and `audio_<peer>_<n>`, where `<peer>` is the member's
- * id in the room when its connection was made (the `label` field of the
- * bus messages below) and `<n>` counts that member's streams of that kind
- * from 0. Raw video and audio come out.
+ * other members send, decoded, in one of two layouts:
  *
- * When a member leaves, its pads get EOS and are removed. Pads nothing is
- * linked to drop their data, so an application can ignore members it does
- * not show.
+ * - `layout=grid`: two always pads. `video` carries every remote camera
+ *   composited into an adaptive grid of `grid-width` × `grid-height` at
+ *   `grid-framerate`, `audio` every remote microphone mixed (48 kHz
+ *   stereo). Both run live from PLAYING on, black and silent until someone
+ *   joins; members joining and leaving change the grid, not the timeline.
+ * - `layout=separate`: one sometimes pad per remote stream, named
+ *   `video_<peer>_<n>` and `audio_<peer>_<n>`, where `<peer>` is the
+ *   member's id in the room when its connection was made (the `label` field
+ *   of the bus messages below) and `<n>` counts that member's streams of
+ *   that kind from 0. When a member leaves, its pads get EOS and are
+ *   removed.
+ *
+ * Pads nothing is linked to drop their data, so an application can ignore
+ * what it does not show.
+ *
+ * p2pcallsrc handles `p2pcall://HOST:PORT/ROOM?peer-name=NAME&token=TOKEN`
+ * URIs (`p2pcalls://` for a server behind TLS), so players can watch a
+ * room: `gst-play-1.0 p2pcall://127.0.0.1:8080/myroom`.
  *
  * The bus element messages are those of p2pcallsink: `p2pcall-joined`,
  * `p2pcall-peer-joined`, `p2pcall-peer-left`,
@@ -22,16 +33,27 @@
  * |[
  * gst-launch-1.0 p2pcallsrc room=myroom ! videoconvert ! autovideosink
  * ]| shows the first video stream that arrives in room myroom.
+ * |[
+ * gst-launch-1.0 -e p2pcallsrc room=myroom layout=grid name=call
+ *     call.video ! videoconvert ! vp8enc deadline=1 ! queue ! mux.
+ *     call.audio ! audioconvert ! opusenc ! queue ! mux.
+ *     matroskamux name=mux ! filesink location=call.mkv
+ * ]| records the whole call, every camera in one picture, into call.mkv.
  */
 #include "gstp2pcallsrc.h"
 
+#include "call_mixer.h"
 #include "connection_settings.h"
+#include "protocol.h"
 #include "room_session.h"
 
 #include <gst/webrtc/webrtc.h>
 
+#include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 
 GST_DEBUG_CATEGORY_STATIC (gst_p2pcall_src_debug);
 #define GST_CAT_DEFAULT gst_p2pcall_src_debug
@@ -42,7 +64,40 @@ namespace {
 
 enum {
   PROP_LATENCY = N_CONNECTION_PROPERTIES,
+  PROP_LAYOUT,
+  PROP_GRID_WIDTH,
+  PROP_GRID_HEIGHT,
+  PROP_GRID_FRAMERATE,
 };
+
+enum Layout {
+  LAYOUT_GRID,
+  LAYOUT_SEPARATE,
+};
+
+constexpr Layout kDefaultLayout = LAYOUT_SEPARATE;
+constexpr int kDefaultGridWidth = 1280;
+constexpr int kDefaultGridHeight = 720;
+constexpr int kDefaultGridFpsN = 30;
+constexpr int kDefaultGridFpsD = 1;
+// Without a port in a p2pcall:// URI.
+constexpr guint kDefaultUriPort = 8080;
+
+GType
+layout_get_type ()
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    {LAYOUT_GRID, "One video pad with every camera in a grid, one audio pad "
+          "mixing every microphone", "grid"},
+    {LAYOUT_SEPARATE, "One sometimes pad per remote stream", "separate"},
+    {0, nullptr, nullptr}
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstP2pcallSrcLayout",
+            values));
+  return type;
+}
 
 // webrtcbin's own default is 200 ms; calls want less.
 constexpr guint kDefaultLatencyMs = 50;
@@ -73,6 +128,8 @@ struct SrcPeerMedia : PeerMedia {
   std::vector<GstElement *> decoders;
   std::vector<GstPad *> pads;   // ghost pads on the element
   std::map<std::string, guint> next_index;      // by media kind
+  CallMixer *mixer = nullptr;   // grid layout: where decoded streams go
+  std::vector<CallMixer::Input *> inputs;
 };
 
 }  // namespace
@@ -82,6 +139,13 @@ struct GstP2pcallSrcPrivate {
   // calling into children.
   std::mutex settings_lock;
   SessionConfig config;
+  Layout layout = kDefaultLayout;
+  GridSettings grid;
+
+  // The grid's mixers and its always pads; changed only in NULL / READY.
+  std::unique_ptr<CallMixer> mixer;
+  GstPad *video_pad = nullptr;
+  GstPad *audio_pad = nullptr;
 
   std::unique_ptr<RoomSessionHost> host;
   std::unique_ptr<RoomSession> session;         // uses host: goes first
@@ -92,14 +156,24 @@ struct _GstP2pcallSrc {
   GstP2pcallSrcPrivate *priv;
 };
 
+static void gst_p2pcall_src_uri_handler_init (gpointer iface, gpointer);
+
 #define gst_p2pcall_src_parent_class parent_class
-G_DEFINE_TYPE (GstP2pcallSrc, gst_p2pcall_src, GST_TYPE_BIN);
+G_DEFINE_TYPE_WITH_CODE (GstP2pcallSrc, gst_p2pcall_src, GST_TYPE_BIN,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_p2pcall_src_uri_handler_init));
 
 static GstStaticPadTemplate video_template =
 GST_STATIC_PAD_TEMPLATE ("video_%s_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
     GST_STATIC_CAPS ("video/x-raw"));
 static GstStaticPadTemplate audio_template =
 GST_STATIC_PAD_TEMPLATE ("audio_%s_%u", GST_PAD_SRC, GST_PAD_SOMETIMES,
+    GST_STATIC_CAPS ("audio/x-raw"));
+static GstStaticPadTemplate grid_video_template =
+GST_STATIC_PAD_TEMPLATE ("video", GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS ("video/x-raw"));
+static GstStaticPadTemplate grid_audio_template =
+GST_STATIC_PAD_TEMPLATE ("audio", GST_PAD_SRC, GST_PAD_ALWAYS,
     GST_STATIC_CAPS ("audio/x-raw"));
 
 // Data for pads nothing is linked to is dropped: a member the application
@@ -123,6 +197,15 @@ on_decoded_pad (GstElement *, GstPad *pad, SrcPeerMedia *media)
     return;
   const char *kind = video ? "video" : "audio";
   GstElement *src = media->src;
+
+  if (media->mixer) {
+    std::lock_guard<std::mutex> lock (media->lock);
+    if (media->closing)
+      return;
+    if (CallMixer::Input *input = media->mixer->add_input (pad, video))
+      media->inputs.push_back (input);
+    return;
+  }
 
   GstPad *ghost;
   {
@@ -179,6 +262,8 @@ public:
     auto media = std::make_unique<SrcPeerMedia> ();
     media->src = GST_ELEMENT (self_);
     media->label = label;
+    if (self_->priv->mixer && self_->priv->mixer->built ())
+      media->mixer = self_->priv->mixer.get ();
     g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_webrtc_pad),
         media.get ());
     if (!offer) {
@@ -202,12 +287,16 @@ public:
     g_signal_handlers_disconnect_by_data (webrtcbin, media);
     std::vector<GstPad *> pads;
     std::vector<GstElement *> decoders;
+    std::vector<CallMixer::Input *> inputs;
     {
       std::lock_guard<std::mutex> lock (media->lock);
       media->closing = true;
       pads.swap (media->pads);
       decoders.swap (media->decoders);
+      inputs.swap (media->inputs);
     }
+    for (CallMixer::Input *input : inputs)
+      media->mixer->remove_input (input);
     for (GstPad *pad : pads) {
       gst_pad_push_event (pad, gst_event_new_eos ());
       gst_pad_set_active (pad, FALSE);
@@ -227,12 +316,93 @@ private:
   GstP2pcallSrc *self_;
 };
 
+// Adds the grid's always pads when the layout is grid and removes them
+// otherwise. Only in NULL or READY, never under the settings lock.
+static void
+update_grid_pads (GstP2pcallSrc *self, Layout layout)
+{
+  GstP2pcallSrcPrivate *priv = self->priv;
+  GstElement *element = GST_ELEMENT (self);
+  if (layout == LAYOUT_GRID && !priv->video_pad) {
+    priv->video_pad = gst_ghost_pad_new_no_target_from_template ("video",
+        gst_element_get_pad_template (element, "video"));
+    priv->audio_pad = gst_ghost_pad_new_no_target_from_template ("audio",
+        gst_element_get_pad_template (element, "audio"));
+    gst_element_add_pad (element, priv->video_pad);
+    gst_element_add_pad (element, priv->audio_pad);
+  } else if (layout != LAYOUT_GRID && priv->video_pad) {
+    gst_element_remove_pad (element, priv->video_pad);
+    gst_element_remove_pad (element, priv->audio_pad);
+    priv->video_pad = priv->audio_pad = nullptr;
+  }
+}
+
+static GstPadProbeReturn
+drop_when_ghost_unlinked (GstPad *, GstPadProbeInfo *info, gpointer ghost)
+{
+  if (!(GST_PAD_PROBE_INFO_TYPE (info) & (GST_PAD_PROBE_TYPE_BUFFER |
+              GST_PAD_PROBE_TYPE_BUFFER_LIST)))
+    return GST_PAD_PROBE_OK;
+  return gst_pad_is_linked (GST_PAD (ghost)) ? GST_PAD_PROBE_OK :
+      GST_PAD_PROBE_DROP;
+}
+
+// NULL -> READY in the grid layout: the mixers behind the always pads.
+static bool
+build_grid (GstP2pcallSrc *self)
+{
+  GstP2pcallSrcPrivate *priv = self->priv;
+  GridSettings grid;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    if (priv->layout != LAYOUT_GRID)
+      return true;
+    grid = priv->grid;
+    grid.latency_ms = (guint) std::max (priv->config.latency_ms, 0);
+  }
+  g_autoptr (GError) error = nullptr;
+  if (!priv->mixer->build (grid, &error)) {
+    GST_ELEMENT_ERROR (self, CORE, MISSING_PLUGIN, ("%s", error->message),
+        (nullptr));
+    return false;
+  }
+  for (auto [ghost, target] : {
+        std::pair {priv->video_pad, priv->mixer->video_output ()},
+        std::pair {priv->audio_pad, priv->mixer->audio_output ()}}) {
+    gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), target);
+    gst_pad_add_probe (target, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_when_ghost_unlinked, ghost,
+        nullptr);
+  }
+  return true;
+}
+
+static void
+clear_grid (GstP2pcallSrc *self)
+{
+  GstP2pcallSrcPrivate *priv = self->priv;
+  if (!priv->mixer->built ())
+    return;
+  if (priv->video_pad) {
+    gst_ghost_pad_set_target (GST_GHOST_PAD (priv->video_pad), nullptr);
+    gst_ghost_pad_set_target (GST_GHOST_PAD (priv->audio_pad), nullptr);
+  }
+  priv->mixer->clear ();
+}
+
 static void
 gst_p2pcall_src_init (GstP2pcallSrc *self)
 {
   self->priv = new GstP2pcallSrcPrivate ();
   self->priv->config.server = kDefaultServer;
   self->priv->config.latency_ms = kDefaultLatencyMs;
+  self->priv->grid.width = kDefaultGridWidth;
+  self->priv->grid.height = kDefaultGridHeight;
+  self->priv->grid.fps_n = kDefaultGridFpsN;
+  self->priv->grid.fps_d = kDefaultGridFpsD;
+  self->priv->mixer = std::make_unique<CallMixer> (GST_BIN (self),
+      gst_p2pcall_src_debug);
+  update_grid_pads (self, self->priv->layout);
   self->priv->host = std::make_unique<SrcHost> (self);
   self->priv->session = std::make_unique<RoomSession> (GST_ELEMENT (self),
       *self->priv->host, gst_p2pcall_src_debug);
@@ -244,6 +414,7 @@ gst_p2pcall_src_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SRC (object);
   self->priv->session.reset ();
+  self->priv->mixer.reset ();
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -253,13 +424,34 @@ gst_p2pcall_src_set_property (GObject *object, guint prop_id,
     const GValue *value, GParamSpec *pspec)
 {
   GstP2pcallSrcPrivate *priv = GST_P2PCALL_SRC (object)->priv;
-  std::lock_guard<std::mutex> lock (priv->settings_lock);
-  if (set_connection_property (priv->config, prop_id, value))
-    return;
-  if (prop_id == PROP_LATENCY)
-    priv->config.latency_ms = (int) g_value_get_uint (value);
-  else
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  Layout layout;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    if (set_connection_property (priv->config, prop_id, value))
+      return;
+    switch (prop_id) {
+      case PROP_LATENCY:
+        priv->config.latency_ms = (int) g_value_get_uint (value);
+        return;
+      case PROP_GRID_WIDTH:
+        priv->grid.width = g_value_get_int (value);
+        return;
+      case PROP_GRID_HEIGHT:
+        priv->grid.height = g_value_get_int (value);
+        return;
+      case PROP_GRID_FRAMERATE:
+        priv->grid.fps_n = gst_value_get_fraction_numerator (value);
+        priv->grid.fps_d = gst_value_get_fraction_denominator (value);
+        return;
+      case PROP_LAYOUT:
+        layout = priv->layout = (Layout) g_value_get_enum (value);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+        return;
+    }
+  }
+  update_grid_pads (GST_P2PCALL_SRC (object), layout);
 }
 
 static void
@@ -275,10 +467,25 @@ gst_p2pcall_src_get_property (GObject *object, guint prop_id, GValue *value,
   std::lock_guard<std::mutex> lock (priv->settings_lock);
   if (get_connection_property (priv->config, prop_id, value))
     return;
-  if (prop_id == PROP_LATENCY)
-    g_value_set_uint (value, (guint) priv->config.latency_ms);
-  else
-    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  switch (prop_id) {
+    case PROP_LATENCY:
+      g_value_set_uint (value, (guint) priv->config.latency_ms);
+      break;
+    case PROP_LAYOUT:
+      g_value_set_enum (value, priv->layout);
+      break;
+    case PROP_GRID_WIDTH:
+      g_value_set_int (value, priv->grid.width);
+      break;
+    case PROP_GRID_HEIGHT:
+      g_value_set_int (value, priv->grid.height);
+      break;
+    case PROP_GRID_FRAMERATE:
+      gst_value_set_fraction (value, priv->grid.fps_n, priv->grid.fps_d);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
 }
 
 static GstStateChangeReturn
@@ -290,6 +497,8 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
   if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
       !check_factories (element, {"webrtcbin", "nicesrc", "decodebin",
               "rtpvp8depay", "vp8dec", "rtpopusdepay", "opusdec"}))
+    return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !build_grid (self))
     return GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     SessionConfig config;
@@ -315,6 +524,10 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
       break;
     case GST_STATE_CHANGE_PAUSED_TO_READY:
       priv->session->stop ();
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      // Rebuilt at the next start, with the grid settings of then.
+      clear_grid (self);
       break;
     default:
       break;
@@ -344,8 +557,56 @@ gst_p2pcall_src_class_init (GstP2pcallSrcClass *klass)
           kDefaultLatencyMs, (GParamFlags) (G_PARAM_READWRITE |
               GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
 
+  /**
+   * GstP2pcallSrc:layout:
+   *
+   * `grid`: always pads `video` and `audio` with the whole call composited
+   * and mixed. `separate`: one sometimes pad per remote stream.
+   */
+  g_object_class_install_property (gobject_class, PROP_LAYOUT,
+      g_param_spec_enum ("layout", "Layout",
+          "How remote streams come out: composited on two always pads, or "
+          "one sometimes pad each", layout_get_type (), kDefaultLayout,
+          (GParamFlags) (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+              G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSrc:grid-width:
+   *
+   * Width in pixels of the grid picture (layout=grid).
+   */
+  g_object_class_install_property (gobject_class, PROP_GRID_WIDTH,
+      g_param_spec_int ("grid-width", "Grid width",
+          "Width of the grid picture in pixels (layout=grid)", 16, 7680,
+          kDefaultGridWidth, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSrc:grid-height:
+   *
+   * Height in pixels of the grid picture (layout=grid).
+   */
+  g_object_class_install_property (gobject_class, PROP_GRID_HEIGHT,
+      g_param_spec_int ("grid-height", "Grid height",
+          "Height of the grid picture in pixels (layout=grid)", 16, 4320,
+          kDefaultGridHeight, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSrc:grid-framerate:
+   *
+   * Frame rate of the grid picture (layout=grid).
+   */
+  g_object_class_install_property (gobject_class, PROP_GRID_FRAMERATE,
+      gst_param_spec_fraction ("grid-framerate", "Grid frame rate",
+          "Frame rate of the grid picture (layout=grid)", 1, 1, 120, 1,
+          kDefaultGridFpsN, kDefaultGridFpsD, (GParamFlags) (G_PARAM_READWRITE
+              | GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
+  gst_element_class_add_static_pad_template (element_class,
+      &grid_video_template);
+  gst_element_class_add_static_pad_template (element_class,
+      &grid_audio_template);
+  gst_type_mark_as_plugin_api (layout_get_type (), (GstPluginAPIFlags) 0);
   gst_element_class_set_static_metadata (element_class, "p2pcall source",
       "Source/Network/WebRTC",
       "Receives the audio and video of every member of a p2pcall room",
@@ -355,4 +616,145 @@ gst_p2pcall_src_class_init (GstP2pcallSrcClass *klass)
 
   GST_DEBUG_CATEGORY_INIT (gst_p2pcall_src_debug, "p2pcallsrc", 0,
       "p2pcall room source");
+}
+
+// p2pcall://HOST[:PORT]/ROOM?peer-name=NAME&token=TOKEN&layout=grid|separate
+// and p2pcalls:// for TLS: the server is ws(s)://HOST:PORT/ws.
+
+static GstURIType
+gst_p2pcall_src_uri_get_type (GType)
+{
+  return GST_URI_SRC;
+}
+
+static const gchar *const *
+gst_p2pcall_src_uri_get_protocols (GType)
+{
+  static const gchar *const protocols[] = {"p2pcall", "p2pcalls", nullptr};
+  return protocols;
+}
+
+static gchar *
+gst_p2pcall_src_uri_get_uri (GstURIHandler *handler)
+{
+  GstP2pcallSrcPrivate *priv = GST_P2PCALL_SRC (handler)->priv;
+  std::lock_guard<std::mutex> lock (priv->settings_lock);
+  g_autoptr (GUri) server = g_uri_parse (priv->config.server.c_str (),
+      G_URI_FLAGS_NONE, nullptr);
+  if (!server || priv->config.room.empty ())
+    return nullptr;
+  bool tls = g_strcmp0 (g_uri_get_scheme (server), "wss") == 0;
+  g_autoptr (GString) query = g_string_new (nullptr);
+  for (auto [key, value] : {
+        std::pair {"peer-name", &priv->config.peer_name},
+        std::pair {"token", &priv->config.token}}) {
+    if (value->empty ())
+      continue;
+    g_autofree char *escaped = g_uri_escape_string (value->c_str (), nullptr,
+        FALSE);
+    g_string_append_printf (query, "%s%s=%s", query->len ? "&" : "", key,
+        escaped);
+  }
+  g_autoptr (GUri) uri = g_uri_build (G_URI_FLAGS_NONE,
+      tls ? "p2pcalls" : "p2pcall", nullptr, g_uri_get_host (server),
+      g_uri_get_port (server), ("/" + priv->config.room).c_str (),
+      query->len ? query->str : nullptr, nullptr);
+  return g_uri_to_string (uri);
+}
+
+static gboolean
+gst_p2pcall_src_uri_set_uri (GstURIHandler *handler, const gchar *text,
+    GError **error)
+{
+  auto self = GST_P2PCALL_SRC (handler);
+  GstP2pcallSrcPrivate *priv = self->priv;
+  if (GST_STATE (self) > GST_STATE_READY) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+        "p2pcallsrc: the URI can only change before the element starts");
+    return FALSE;
+  }
+  g_autoptr (GError) parse_error = nullptr;
+  g_autoptr (GUri) uri = g_uri_parse (text, G_URI_FLAGS_ENCODED_QUERY,
+      &parse_error);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : nullptr;
+  const char *host = uri ? g_uri_get_host (uri) : nullptr;
+  if (!uri || !host || !*host
+      || (g_ascii_strcasecmp (scheme, "p2pcall") != 0
+          && g_ascii_strcasecmp (scheme, "p2pcalls") != 0)) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        "\"%s\" is not a p2pcall URI: expected "
+        "p2pcall://HOST:PORT/ROOM?peer-name=NAME&token=TOKEN%s%s", text,
+        parse_error ? ": " : "", parse_error ? parse_error->message : "");
+    return FALSE;
+  }
+  bool tls = g_ascii_strcasecmp (scheme, "p2pcalls") == 0;
+  std::string room = g_uri_get_path (uri);
+  if (!room.empty () && room[0] == '/')
+    room.erase (0, 1);
+  if (room.empty () || !protocol::is_valid_room_id (room)) {
+    g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+        "%s: \"%s\" is not a room name (1-64 characters of A-Z a-z 0-9 _ . -)",
+        text, room.c_str ());
+    return FALSE;
+  }
+  int port = g_uri_get_port (uri);
+  g_autofree char *host_part = strchr (host, ':') ?
+      g_strdup_printf ("[%s]", host) : g_strdup (host);
+  std::string server = std::string (tls ? "wss://" : "ws://") + host_part +
+      ":" + std::to_string (port > 0 ? port : (int) kDefaultUriPort) + "/ws";
+
+  std::string peer_name, token;
+  std::optional<Layout> layout;
+  if (const char *query = g_uri_get_query (uri)) {
+    g_autoptr (GHashTable) params = g_uri_parse_params (query, -1, "&",
+        G_URI_PARAMS_NONE, nullptr);
+    if (!params) {
+      g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+          "%s: the query is not KEY=VALUE&...", text);
+      return FALSE;
+    }
+    GHashTableIter iter;
+    gpointer key, value;
+    g_hash_table_iter_init (&iter, params);
+    while (g_hash_table_iter_next (&iter, &key, &value)) {
+      if (g_str_equal (key, "peer-name"))
+        peer_name = (const char *) value;
+      else if (g_str_equal (key, "token"))
+        token = (const char *) value;
+      else if (g_str_equal (key, "layout")
+          && g_str_equal (value, "separate"))
+        layout = LAYOUT_SEPARATE;
+      else if (g_str_equal (key, "layout") && g_str_equal (value, "grid"))
+        layout = LAYOUT_GRID;
+      else {
+        g_set_error (error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+            "%s: unknown parameter %s=%s (known: peer-name, token, "
+            "layout=grid|separate)", text, (const char *) key,
+            (const char *) value);
+        return FALSE;
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    priv->config.server = server;
+    priv->config.room = room;
+    priv->config.peer_name = peer_name;
+    priv->config.token = token;
+    // A player wants the whole call on one video and one audio pad.
+    priv->layout = layout.value_or (LAYOUT_GRID);
+  }
+  update_grid_pads (self, layout.value_or (LAYOUT_GRID));
+  g_object_notify (G_OBJECT (self), "layout");
+  return TRUE;
+}
+
+static void
+gst_p2pcall_src_uri_handler_init (gpointer g_iface, gpointer)
+{
+  auto iface = (GstURIHandlerInterface *) g_iface;
+  iface->get_type = gst_p2pcall_src_uri_get_type;
+  iface->get_protocols = gst_p2pcall_src_uri_get_protocols;
+  iface->get_uri = gst_p2pcall_src_uri_get_uri;
+  iface->set_uri = gst_p2pcall_src_uri_set_uri;
 }
