@@ -7,6 +7,33 @@ import { buildCandidate, buildDescription } from './protocol.js';
 const MAX_ICE_RESTARTS = 2;
 const CHAT_LABEL = 'chat';
 
+// The part of @iceServers (RTCIceServer objects from `joined`) that this
+// browser accepts, URL by URL. One refused URL makes the RTCPeerConnection
+// constructor throw, so without this a single server the browser dislikes
+// means no call at all; browsers differ there (Firefox refuses `stuns:` and
+// ports on its blocked list, which Chromium takes).
+export function usableIceServers(iceServers) {
+  const accepted = (servers) => {
+    try {
+      new RTCPeerConnection({ iceServers: servers }).close();
+      return true;
+    } catch (error) {
+      return error;
+    }
+  };
+  if (accepted(iceServers) === true) return iceServers;
+  const usable = [];
+  for (const server of iceServers) {
+    const urls = [].concat(server.urls ?? []).filter((url) => {
+      const result = accepted([{ ...server, urls: [url] }]);
+      if (result !== true) console.warn(`p2pcall: this browser refuses ICE server ${url}: ${result.message}`);
+      return result === true;
+    });
+    if (urls.length) usable.push({ ...server, urls });
+  }
+  return usable;
+}
+
 // Events: 'track' (detail: MediaStream), 'state' (detail: connectionState),
 // 'data' (detail: parsed data-channel message), 'channel-open', 'channel-close',
 // 'gave-up'.

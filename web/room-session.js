@@ -22,7 +22,7 @@
 import {
   buildPeerState, errorInPlainWords, ErrorCode, isPolite, MessageType, STATE_CLIENT_ID,
 } from './protocol.js';
-import { PeerConnection } from './peer-connection.js';
+import { PeerConnection, usableIceServers } from './peer-connection.js';
 import { summarizeStats } from './stats.js';
 
 const OFFER_WAIT_MS = 2000;
@@ -94,7 +94,7 @@ export class RoomSession {
   }
 
   #joined(msg) {
-    this.#iceServers = msg.iceServers ?? [];
+    this.#iceServers = usableIceServers(Array.isArray(msg.iceServers) ? msg.iceServers : []);
     // Our old id is gone, and with it every id we knew (see the top comment).
     for (const member of this.#members.values()) this.#orphan(member);
     this.state.update({ inCall: true, ownId: msg.id, roomId: msg.roomId, error: '' });

@@ -38,12 +38,14 @@ export const FIREFOX_PREFS = {
 const LISTENING = /p2pcall-server: listening on (http\S+)/;
 const started = new Set();   // servers and browsers to stop at exit
 
-// Starts p2pcall-server on loopback. @port 0 picks a free one; @args are
-// appended. Resolves { url, port, process, stop(), output() } once listening.
-export function startServer({ port = 0, args = [] } = {}) {
+// Starts p2pcall-server on loopback. @port 0 picks a free one; @iceServers
+// are advertised (none by default); @args are appended. Resolves
+// { url, port, process, stop(), output() } once listening.
+export function startServer({ port = 0, iceServers = ['none'], args = [] } = {}) {
   const exe = requireEnv('P2PCALL_SERVER');
   const child = spawn(exe, [
-    '--address', '127.0.0.1', '--port', String(port), '--ice-server', 'none',
+    '--address', '127.0.0.1', '--port', String(port),
+    ...iceServers.flatMap((url) => ['--ice-server', url]),
     '--web-root', requireEnv('P2PCALL_WEB_ROOT'), ...args,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -189,6 +191,32 @@ export async function waitFramesDecoded(page, above = 0, timeout = 30000) {
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`no video frames decoded beyond ${above} (have ${frames})`);
+}
+
+// Received sound so far: the sum of inbound audio's totalAudioEnergy over
+// every connection (both browsers report it; silence adds nothing).
+export function audioEnergy(page) {
+  return page.evaluate(async () => {
+    let energy = 0;
+    for (const pc of window.p2pcall.session.peerConnections) {
+      for (const stat of (await pc.getStats()).values()) {
+        if (stat.type === 'inbound-rtp' && stat.kind === 'audio') energy += stat.totalAudioEnergy ?? 0;
+      }
+    }
+    return energy;
+  });
+}
+
+// Resolves once sound arrives: received energy grows past @above.
+export async function waitSound(page, above = 0, timeout = 30000) {
+  const deadline = Date.now() + timeout;
+  let energy = 0;
+  while (Date.now() < deadline) {
+    energy = await audioEnergy(page);
+    if (energy > above) return energy;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no sound received beyond energy ${above} (have ${energy})`);
 }
 
 // Remote tiles: [{ key, name, audio, video, screen, connection, videoWidth }].
