@@ -13,8 +13,11 @@ const state = new CallState();
 const view = new CallView(document);
 const media = new LocalMedia();
 const signalling = new SignallingClient(signallingUrl(location));
-const session = new RoomSession({ signalling, media, state });
 const params = new URLSearchParams(location.search);
+// ?relay=1: media only through the server's TURN relay, so other members
+// never learn this browser's IP addresses (a privacy option).
+const iceTransportPolicy = params.get('relay') === '1' ? 'relay' : 'all';
+const session = new RoomSession({ signalling, media, state, iceTransportPolicy });
 const token = params.get('token') ?? '';
 
 state.addEventListener('change', () => view.render(state));

@@ -52,13 +52,13 @@ export class PeerConnection extends EventTarget {
 
   // @offerer: true for the member already in the room (PROTOCOL.md "Who
   // offers"); it creates the transceivers and the chat channel.
-  constructor({ remoteId, polite, offerer, iceServers, localStream, send }) {
+  constructor({ remoteId, polite, offerer, iceServers, iceTransportPolicy = 'all', localStream, send }) {
     super();
     this.remoteId = remoteId;
     this.#polite = polite;
     this.#send = send;
     this.#localStream = localStream;
-    this.#pc = new RTCPeerConnection({ iceServers });
+    this.#pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     this.#pc.onicecandidate = ({ candidate }) => this.#send(buildCandidate(candidate, this.remoteId));
     this.#pc.onnegotiationneeded = () => this.#offer();
     this.#pc.ontrack = ({ track }) => {

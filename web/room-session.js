@@ -38,12 +38,15 @@ export class RoomSession {
   #clientId = crypto.randomUUID();
   #name = '';
   #iceServers = [];
+  #iceTransportPolicy;
   #members = new Map();        // key -> { key, peerId, clientId, pc, leaving, graceTimer, stats }
   #pendingOffers = new Map();  // peer id -> timer
   #statsTimer = null;
 
-  constructor({ signalling, media, state }) {
+  // @iceTransportPolicy 'relay' sends media through TURN servers only.
+  constructor({ signalling, media, state, iceTransportPolicy = 'all' }) {
     this.#signalling = signalling;
+    this.#iceTransportPolicy = iceTransportPolicy;
     this.#media = media;
     this.state = state;
     signalling.addEventListener('status', ({ detail }) => state.update({ signalling: detail }));
@@ -195,6 +198,7 @@ export class RoomSession {
       polite: isPolite(this.state.ownId, member.peerId),
       offerer,
       iceServers: this.#iceServers,
+      iceTransportPolicy: this.#iceTransportPolicy,
       localStream: this.#media.stream,
       send: (msg) => this.#signalling.send(msg),
     });
