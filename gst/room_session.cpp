@@ -639,10 +639,13 @@ RoomSession::teardown (PeerConnection &pc)
 {
   GstElement *webrtcbin = pc.webrtcbin.get ();
   g_signal_handlers_disconnect_by_data (webrtcbin, this);
-  host_.detach_media (webrtcbin, pc.media.get ());
-  pc.media.reset ();
+  // webrtcbin first: while the pipeline goes to PAUSED, its sinks hold the
+  // sender's queue thread in preroll, and stopping that queue would wait for
+  // it forever (a member leaving as the pipeline stops deadlocked).
   gst_element_set_locked_state (webrtcbin, TRUE);
   gst_element_set_state (webrtcbin, GST_STATE_NULL);
+  host_.detach_media (webrtcbin, pc.media.get ());
+  pc.media.reset ();
   gst_bin_remove (GST_BIN (element_), webrtcbin);
 }
 

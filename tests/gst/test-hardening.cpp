@@ -340,10 +340,8 @@ GST_START_TEST (test_turn_expired_credential)
       3600) + ":expired";
   std::string turn_uri = turn.uri (user, turn_password (kTurnSecret, user));
 
-  // The sender goes first at the end: a p2pcallsink stopping while a peer
-  // that never connected leaves can deadlock (noted on issue 7).
-  Pipeline viewer (src_pipeline (server.url (), "expired"));
   Pipeline sender (sink_pipeline (server.url (), "expired"));
+  Pipeline viewer (src_pipeline (server.url (), "expired"));
   for (GstElement *e : {sender.get ("sink"), viewer.get ("src")}) {
     g_object_set (e, "turn-server", turn_uri.c_str (), nullptr);
     gst_util_set_object_arg (G_OBJECT (e), "ice-transport-policy", "relay");
