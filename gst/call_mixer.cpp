@@ -20,7 +20,14 @@ constexpr const char kAudioCaps[] =
 GstElement *
 make (const char *factory, GError **error)
 {
-  GstElement *e = gst_element_factory_make (factory, nullptr);
+  const bool mixer = g_str_equal (factory, "compositor")
+      || g_str_equal (factory, "audiomixer");
+  // A mixer decides whether it is live from a latency query when it starts;
+  // a member's stream plugged in later cannot change that, and without it
+  // the mixer waits for data on every input. So it is live from the start.
+  GstElement *e = mixer ? gst_element_factory_make_full (factory,
+      "force-live", TRUE, nullptr) :
+      gst_element_factory_make (factory, nullptr);
   if (!e)
     g_set_error (error, GST_CORE_ERROR, GST_CORE_ERROR_MISSING_PLUGIN,
         "the grid layout needs the GStreamer element '%s'", factory);
@@ -214,6 +221,24 @@ CallMixer::remove_input (Input *input)
   delete input;
   if (video)
     relayout ();
+}
+
+// Ends both outputs at their next buffer. The mixers themselves never end
+// here: a live videoaggregator keeps producing frames after every input has
+// ended, so the end is put on their outputs, in their streaming threads.
+void
+CallMixer::send_eos ()
+{
+  if (!built ())
+    return;
+  for (GstPad *out : {video_out_, audio_out_})
+    gst_pad_add_probe (out, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+            GST_PAD_PROBE_TYPE_BUFFER_LIST),
+        +[] (GstPad * pad, GstPadProbeInfo *, gpointer) {
+          if (!GST_PAD_IS_EOS (pad))
+            gst_pad_push_event (pad, gst_event_new_eos ());
+          return GST_PAD_PROBE_DROP;
+        }, nullptr, nullptr);
 }
 
 // Tiles in rows of ceil(sqrt(n)), the last row centred, each picture scaled

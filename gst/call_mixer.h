@@ -40,6 +40,8 @@ public:
   Input *add_input (GstPad * decoded, bool video);
   // Unlinks and frees @input, then lays the grid out again.
   void remove_input (Input * input);
+  // Ends both outputs (an EOS sent to the element).
+  void send_eos ();
 
 private:
   void relayout ();

@@ -149,6 +149,10 @@ struct GstP2pcallSrcPrivate {
 
   std::unique_ptr<RoomSessionHost> host;
   std::unique_ptr<RoomSession> session;         // uses host: goes first
+
+  // Every remote member's media, for an EOS sent to the element.
+  std::mutex media_lock;
+  std::vector<SrcPeerMedia *> media;
 };
 
 struct _GstP2pcallSrc {
@@ -264,6 +268,10 @@ public:
     media->label = label;
     if (self_->priv->mixer && self_->priv->mixer->built ())
       media->mixer = self_->priv->mixer.get ();
+    {
+      std::lock_guard<std::mutex> lock (self_->priv->media_lock);
+      self_->priv->media.push_back (media.get ());
+    }
     g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_webrtc_pad),
         media.get ());
     if (!offer) {
@@ -284,6 +292,11 @@ public:
     auto media = static_cast<SrcPeerMedia *> (peer_media);
     if (!media)
       return;
+    {
+      std::lock_guard<std::mutex> lock (self_->priv->media_lock);
+      auto &all = self_->priv->media;
+      all.erase (std::remove (all.begin (), all.end (), media), all.end ());
+    }
     g_signal_handlers_disconnect_by_data (webrtcbin, media);
     std::vector<GstPad *> pads;
     std::vector<GstElement *> decoders;
@@ -390,6 +403,15 @@ clear_grid (GstP2pcallSrc *self)
   priv->mixer->clear ();
 }
 
+// webrtcbin holds network sinks, and a bin holding a sink counts as one: the
+// pipeline would then wait for EOS from this source, which it never posts
+// (its sinks are the network). p2pcallsrc only ever produces data.
+static void
+stay_a_source (GstBin *bin, GstElement *, gpointer)
+{
+  GST_OBJECT_FLAG_UNSET (bin, GST_ELEMENT_FLAG_SINK);
+}
+
 static void
 gst_p2pcall_src_init (GstP2pcallSrc *self)
 {
@@ -407,6 +429,8 @@ gst_p2pcall_src_init (GstP2pcallSrc *self)
   self->priv->session = std::make_unique<RoomSession> (GST_ELEMENT (self),
       *self->priv->host, gst_p2pcall_src_debug);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
+  g_signal_connect (self, "element-added", G_CALLBACK (stay_a_source),
+      nullptr);
 }
 
 static void
@@ -535,6 +559,39 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
   return ret;
 }
 
+// An EOS sent to the element (gst-launch -e, an application ending a
+// recording) ends every output once what is queued has gone out: it goes in
+// where each remote stream enters its decoder, and into the grid's
+// backgrounds. Sent to webrtcbin's own sources it would stop at the network.
+static gboolean
+gst_p2pcall_src_send_event (GstElement *element, GstEvent *event)
+{
+  if (GST_EVENT_TYPE (event) != GST_EVENT_EOS)
+    return GST_ELEMENT_CLASS (parent_class)->send_event (element, event);
+  GstP2pcallSrcPrivate *priv = GST_P2PCALL_SRC (element)->priv;
+  std::vector<GstPad *> inputs;
+  {
+    std::lock_guard<std::mutex> lock (priv->media_lock);
+    for (SrcPeerMedia *media : priv->media) {
+      std::lock_guard<std::mutex> media_lock (media->lock);
+      media->closing = true;    // no new outputs after the end
+      for (GstElement *decoder : media->decoders)
+        inputs.push_back (gst_element_get_static_pad (decoder, "sink"));
+    }
+  }
+  GST_INFO_OBJECT (element, "ending %zu remote stream(s)", inputs.size ());
+  for (GstPad *pad : inputs) {
+    gst_pad_send_event (pad, gst_event_ref (event));
+    gst_object_unref (pad);
+  }
+  priv->mixer->send_eos ();
+  if (!priv->mixer->built () && inputs.empty ())
+    GST_ELEMENT_WARNING (element, STREAM, FAILED, (nullptr),
+        ("EOS before any stream arrived: no output to end"));
+  gst_event_unref (event);
+  return TRUE;
+}
+
 static void
 gst_p2pcall_src_class_init (GstP2pcallSrcClass *klass)
 {
@@ -613,6 +670,7 @@ gst_p2pcall_src_class_init (GstP2pcallSrcClass *klass)
       "p2pcall developers");
   element_class->change_state =
       GST_DEBUG_FUNCPTR (gst_p2pcall_src_change_state);
+  element_class->send_event = GST_DEBUG_FUNCPTR (gst_p2pcall_src_send_event);
 
   GST_DEBUG_CATEGORY_INIT (gst_p2pcall_src_debug, "p2pcallsrc", 0,
       "p2pcall room source");
