@@ -32,6 +32,15 @@ env_or (const char *name, const char *fallback)
   return value && *value ? value : fallback;
 }
 
+// GOption replaces a string option's pointer without freeing what was
+// there, so string defaults are filled in after parsing (no leak).
+void
+set_default (char *&option, const char *fallback)
+{
+  if (!option && fallback)
+    option = g_strdup (fallback);
+}
+
 bool
 parse_count (const char *text, guint64 min, guint64 max, guint64 &out)
 {
@@ -55,9 +64,9 @@ raise_descriptor_limit ()
 int
 token_command (int argc, char **argv)
 {
-  g_autofree char *secret = g_strdup (g_getenv ("P2PCALL_AUTH_SECRET"));
+  g_autofree char *secret = nullptr;
   g_autofree char *room = nullptr;
-  g_autofree char *ttl = g_strdup ("1h");
+  g_autofree char *ttl = nullptr;
   g_autofree char *name = nullptr;
   GOptionEntry entries[] = {
     {"auth-secret", 0, 0, G_OPTION_ARG_STRING, &secret,
@@ -77,6 +86,8 @@ token_command (int argc, char **argv)
     g_printerr ("p2pcall-server token: %s\n", err->message);
     return 2;
   }
+  set_default (secret, g_getenv ("P2PCALL_AUTH_SECRET"));
+  set_default (ttl, "1h");
   if (!secret || !*secret) {
     g_printerr ("p2pcall-server token: no secret: set P2PCALL_AUTH_SECRET or "
         "--auth-secret\n");
@@ -108,21 +119,21 @@ main (int argc, char **argv)
   if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
     return token_command (argc - 1, argv + 1);
 
-  g_autofree char *address = g_strdup (env_or ("P2PCALL_ADDRESS", ""));
-  g_autofree char *port_text = g_strdup (env_or ("PORT", "8080"));
-  g_autofree char *web_root = g_strdup (env_or ("P2PCALL_WEB_ROOT", ""));
+  g_autofree char *address = nullptr;
+  g_autofree char *port_text = nullptr;
+  g_autofree char *web_root = nullptr;
   g_auto (GStrv) ice = nullptr;
   int max_room_size = (int) kDefaultMaxRoomSize;
   int keepalive = (int) kDefaultKeepaliveSeconds;
   gint64 max_message = (gint64) kDefaultMaxMessageSize;
   gboolean verbose = FALSE;
-  g_autofree char *auth_secret = g_strdup (g_getenv ("P2PCALL_AUTH_SECRET"));
+  g_autofree char *auth_secret = nullptr;
   g_auto (GStrv) origins = nullptr;
   g_autofree char *tls_cert = nullptr;
   g_autofree char *tls_key = nullptr;
   g_auto (GStrv) turn = nullptr;
-  g_autofree char *turn_secret = g_strdup (g_getenv ("P2PCALL_TURN_SECRET"));
-  g_autofree char *turn_ttl = g_strdup ("12h");
+  g_autofree char *turn_secret = nullptr;
+  g_autofree char *turn_ttl = nullptr;
   int per_address = (int) kDefaultMaxConnectionsPerAddress;
   double rate = kDefaultMessagesPerSecond;
   double burst = kDefaultBurst;
@@ -193,6 +204,12 @@ main (int argc, char **argv)
     g_printerr ("p2pcall-server: %s (see --help)\n", err->message);
     return 2;
   }
+  set_default (address, env_or ("P2PCALL_ADDRESS", ""));
+  set_default (port_text, env_or ("PORT", "8080"));
+  set_default (web_root, env_or ("P2PCALL_WEB_ROOT", ""));
+  set_default (auth_secret, g_getenv ("P2PCALL_AUTH_SECRET"));
+  set_default (turn_secret, g_getenv ("P2PCALL_TURN_SECRET"));
+  set_default (turn_ttl, "12h");
 
   guint64 port = 0, room_size = 0, message = 0, interval = 0;
   if (!parse_count (port_text, 0, 65535, port)) {

@@ -202,10 +202,19 @@ public:
 // Links every output of a p2pcallsrc to a fakesink and records what passes.
 class Receiver {
 public:
-  Receiver (Pipeline &p, const char *src_name) : pipeline_ (p)
+  Receiver (Pipeline &p, const char *src_name)
+    : pipeline_ (GST_ELEMENT (gst_object_ref (p.pipeline_)))
   {
     GstElement *src = p.get (src_name);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), this);
+  }
+
+  // Declared after its Pipeline, a Receiver goes first: the pipeline stops
+  // here so that no streaming thread reaches the probes afterwards.
+  ~Receiver ()
+  {
+    gst_element_set_state (pipeline_, GST_STATE_NULL);
+    gst_object_unref (pipeline_);
   }
 
   std::vector<Received> snapshot ()
@@ -229,7 +238,7 @@ private:
   {
     GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
     g_object_set (sink, "sync", FALSE, "async", FALSE, nullptr);
-    gst_bin_add (GST_BIN (self->pipeline_.pipeline_), sink);
+    gst_bin_add (GST_BIN (self->pipeline_), sink);
     gst_element_sync_state_with_parent (sink);
     g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, "sink");
     size_t index;
@@ -265,7 +274,7 @@ private:
     fail_unless_equals_int (gst_pad_link (pad, sinkpad), GST_PAD_LINK_OK);
   }
 
-  Pipeline &pipeline_;
+  GstElement *pipeline_;
   std::mutex lock_;
   std::vector<Received> outputs_;
 };
