@@ -5,6 +5,7 @@
 import WebSocket from 'ws';
 
 const SDP = 'x'.repeat(1024);
+const JOIN_TIMEOUT_MS = 20000;
 
 function percentile(sorted, p) {
   if (!sorted.length) return NaN;
@@ -19,40 +20,64 @@ function connect(url) {
   });
 }
 
-function waitFor(ws, type) {
-  return new Promise((resolve) => {
-    const onMessage = (data) => {
+// Resolves with the first message of @type on @ws; cancel() stops waiting.
+function nextMessage(ws, type) {
+  let onMessage;
+  const promise = new Promise((resolve) => {
+    onMessage = (data) => {
       const msg = JSON.parse(data);
       if (msg.type === type) { ws.off('message', onMessage); resolve(msg); }
     };
     ws.on('message', onMessage);
   });
+  promise.cancel = () => ws.off('message', onMessage);
+  return promise;
 }
 
-// Opens `connections` sockets joined pairwise into rooms; returns the pairs.
+// Two sockets in room @room. The seed's protocol has no reply to join-room,
+// so no timer can tell when the first one is in: both join, and the one that
+// is told `user-joined` about the other was first; it becomes `a`.
+async function joinPair(url, room) {
+  const [x, y] = await Promise.all([connect(url), connect(url)]);
+  const xSees = nextMessage(x, 'user-joined');
+  const ySees = nextMessage(y, 'user-joined');
+  const join = JSON.stringify({ type: 'join-room', roomId: room });
+  x.send(join);
+  y.send(join);
+  let timer;
+  const first = await Promise.race([
+    xSees.then(() => x),
+    ySees.then(() => y),
+    new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no user-joined in room ${room}`)), JOIN_TIMEOUT_MS);
+    }),
+  ]).finally(() => {
+    clearTimeout(timer);
+    xSees.cancel();
+    ySees.cancel();
+  });
+  return first === x ? { a: x, b: y } : { a: y, b: x };
+}
+
+// Opens `connections` sockets joined pairwise into rooms `${roomPrefix}-i`;
+// returns the pairs ({a, b}: a was in the room first).
 export async function openPairs(url, connections, roomPrefix = 'bench') {
   const pairs = [];
   const batch = 100;
-  for (let start = 0; start < connections / 2; start += batch) {
-    const made = [];
-    for (let i = start; i < Math.min(connections / 2, start + batch); i++) {
-      made.push((async () => {
-        const room = `${roomPrefix}-${i}`;
-        // `a` is in the room before `b` joins, so `a` always hears of `b`:
-        // under load the server may read two sockets in either order.
-        const a = await connect(url);
-        const aJoined = waitFor(a, 'joined');
-        a.send(JSON.stringify({ type: 'join-room', roomId: room }));
-        await aJoined;
-        const userJoined = waitFor(a, 'user-joined');
-        const b = await connect(url);
-        const bJoined = waitFor(b, 'joined');
-        b.send(JSON.stringify({ type: 'join-room', roomId: room }));
-        await Promise.all([userJoined, bJoined]);
-        return { a, b };
-      })());
+  try {
+    for (let start = 0; start < connections / 2; start += batch) {
+      const made = [];
+      for (let i = start; i < Math.min(connections / 2, start + batch); i++) {
+        made.push(joinPair(url, `${roomPrefix}-${i}`));
+      }
+      for (const result of await Promise.allSettled(made)) {
+        if (result.status === 'fulfilled') pairs.push(result.value);
+        else throw result.reason;
+      }
     }
-    pairs.push(...await Promise.all(made));
+  } catch (error) {
+    closePairs(pairs);
+    throw error;
   }
   return pairs;
 }
@@ -64,13 +89,15 @@ export function closePairs(pairs) {
 // Bounces offers/answers in every pair for `seconds`: as fast as they come
 // back, or with `intervalMs` one exchange per pair per interval (a steady
 // load below saturation, so latency is the relay's and not a queue's).
-// Returns figures.
+// Messages in flight when the time is up are waited for (5 s at most);
+// what never arrives counts as lost. Returns figures.
 export async function bounce(pairs, seconds, { intervalMs = 0 } = {}) {
   const latencies = [];
   let relayed = 0;
   let sent = 0;
   let running = true;
   const done = [];
+  const listeners = [];
   for (const { a, b } of pairs) {
     let finish;
     done.push(new Promise((resolve) => { finish = resolve; }));
@@ -80,15 +107,15 @@ export async function bounce(pairs, seconds, { intervalMs = 0 } = {}) {
       const now = performance.now();
       a.send(JSON.stringify({ type: 'offer', offer: { type: 'offer', sdp: SDP }, t: now, t0: now }));
     };
-    b.on('message', (data) => {
+    const onOffer = (data) => {
       const msg = JSON.parse(data);
       if (msg.type !== 'offer') return;
       relayed++;
       latencies.push(performance.now() - msg.t);
       sent++;
       b.send(JSON.stringify({ type: 'answer', answer: { type: 'answer', sdp: SDP }, t: performance.now(), t0: msg.t0 }));
-    });
-    a.on('message', (data) => {
+    };
+    const onAnswer = (data) => {
       const msg = JSON.parse(data);
       if (msg.type !== 'answer') return;
       relayed++;
@@ -96,26 +123,32 @@ export async function bounce(pairs, seconds, { intervalMs = 0 } = {}) {
       if (!running) finish();
       else if (intervalMs) setTimeout(fire, Math.max(0, intervalMs - (performance.now() - msg.t0)));
       else fire();
-    });
+    };
+    b.on('message', onOffer);
+    a.on('message', onAnswer);
+    listeners.push([b, onOffer], [a, onAnswer]);
     // Spread the steady exchanges over the interval instead of in one burst.
     if (intervalMs) setTimeout(fire, Math.random() * intervalMs); else fire();
   }
   const started = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   running = false;
-  // Every message in flight must still arrive.
-  const drained = await Promise.race([
-    Promise.all(done).then(() => true),
-    new Promise((r) => setTimeout(() => r(false), 5000)),
-  ]);
   const elapsed = (performance.now() - started) / 1000;
+  const relayedInTime = relayed;
+  let timer;
+  await Promise.race([
+    Promise.all(done),
+    new Promise((r) => { timer = setTimeout(r, 5000); }),
+  ]);
+  clearTimeout(timer);
+  for (const [ws, fn] of listeners) ws.off('message', fn);
   latencies.sort((x, y) => x - y);
   return {
-    messagesPerSecond: relayed / elapsed,
+    messagesPerSecond: relayedInTime / elapsed,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     sent,
     relayed,
-    lost: drained ? sent - relayed : sent - relayed,
+    lost: sent - relayed,
   };
 }
