@@ -664,6 +664,86 @@ struct PromiseTarget {
   PromiseReply fn;
 };
 
+// a=setup of @media as a role, NONE when absent or unknown.
+GstWebRTCDTLSSetup
+dtls_setup_of (const GstSDPMedia *media)
+{
+  const char *setup = gst_sdp_media_get_attribute_val (media, "setup");
+  if (!setup)
+    return GST_WEBRTC_DTLS_SETUP_NONE;
+  if (g_str_equal (setup, "actpass"))
+    return GST_WEBRTC_DTLS_SETUP_ACTPASS;
+  if (g_str_equal (setup, "active"))
+    return GST_WEBRTC_DTLS_SETUP_ACTIVE;
+  if (g_str_equal (setup, "passive"))
+    return GST_WEBRTC_DTLS_SETUP_PASSIVE;
+  return GST_WEBRTC_DTLS_SETUP_NONE;
+}
+
+// Our DTLS role (ACTIVE: client, PASSIVE: server) for m-line @index as the
+// last completed negotiation settled it, or NONE.
+GstWebRTCDTLSSetup
+settled_dtls_role (const GstSDPMessage *local, const GstSDPMessage *remote,
+    guint index)
+{
+  if (index >= gst_sdp_message_medias_len (local) ||
+      index >= gst_sdp_message_medias_len (remote))
+    return GST_WEBRTC_DTLS_SETUP_NONE;
+  GstWebRTCDTLSSetup ours = dtls_setup_of (gst_sdp_message_get_media (local,
+          index));
+  GstWebRTCDTLSSetup theirs = dtls_setup_of (gst_sdp_message_get_media (remote,
+          index));
+  if (ours != GST_WEBRTC_DTLS_SETUP_ACTPASS)
+    return ours;
+  if (theirs == GST_WEBRTC_DTLS_SETUP_ACTIVE)
+    return GST_WEBRTC_DTLS_SETUP_PASSIVE;
+  if (theirs == GST_WEBRTC_DTLS_SETUP_PASSIVE)
+    return GST_WEBRTC_DTLS_SETUP_ACTIVE;
+  return GST_WEBRTC_DTLS_SETUP_NONE;
+}
+
+// webrtcbin answers every a=setup:actpass offer with active, even when an
+// earlier negotiation made it the DTLS server (it offered, the peer chose
+// active). Firefox re-offers with actpass on every renegotiation (Chromium
+// offers the role it already has), so both ends became DTLS clients and the
+// handshake failed. An answerer keeps the role in place (RFC 8842, 5.5):
+// @answer's a=setup lines are set to it.
+void
+keep_dtls_role (GstElement *webrtcbin, GstSDPMessage *answer)
+{
+  GstWebRTCSessionDescription *local = nullptr, *remote = nullptr;
+  g_object_get (webrtcbin, "current-local-description", &local,
+      "current-remote-description", &remote, nullptr);
+  if (local && remote) {
+    // New m-lines ride on the bundle's transport: the first m-line's role.
+    GstWebRTCDTLSSetup bundle_role = settled_dtls_role (local->sdp,
+        remote->sdp, 0);
+    for (guint i = 0; i < gst_sdp_message_medias_len (answer); i++) {
+      GstWebRTCDTLSSetup role = settled_dtls_role (local->sdp, remote->sdp, i);
+      if (role == GST_WEBRTC_DTLS_SETUP_NONE)
+        role = bundle_role;
+      if (role == GST_WEBRTC_DTLS_SETUP_NONE)
+        continue;
+      auto media = const_cast<GstSDPMedia *> (
+          gst_sdp_message_get_media (answer, i));
+      for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
+        const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
+        if (g_strcmp0 (attr->key, "setup") != 0)
+          continue;
+        GstSDPAttribute kept = { nullptr, nullptr };
+        gst_sdp_attribute_set (&kept, "setup",
+            role == GST_WEBRTC_DTLS_SETUP_ACTIVE ? "active" : "passive");
+        gst_sdp_media_replace_attribute (media, a, &kept);
+        break;
+      }
+    }
+  }
+  if (local)
+    gst_webrtc_session_description_free (local);
+  if (remote)
+    gst_webrtc_session_description_free (remote);
+}
+
 }  // namespace
 
 // A promise for @webrtcbin whose reply @fn gets on the session thread.
@@ -723,6 +803,8 @@ RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
         pc->remote_id.c_str (), GST_STR_NULL (text));
     return;
   }
+  if (type == GST_WEBRTC_SDP_TYPE_ANSWER)
+    keep_dtls_role (webrtcbin, desc->sdp);
   g_signal_emit_by_name (webrtcbin, "set-local-description", desc, nullptr);
   g_autofree char *sdp = gst_sdp_message_as_text (desc->sdp);
   signalling_->send_description (pc->remote_id, field, sdp);
