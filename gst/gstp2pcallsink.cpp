@@ -41,6 +41,7 @@
 #include "gstp2pcallsink.h"
 
 #include "connection_settings.h"
+#include "dtls_certificate.h"
 #include "room_session.h"
 
 #include <gst/video/video.h>
@@ -757,6 +758,7 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
                 "capsfilter", "videoconvert", encoder, "audioconvert",
                 "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay"}))
       return GST_STATE_CHANGE_FAILURE;
+    prepare_dtls_certificate ();
   }
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     SessionConfig config;
@@ -774,6 +776,8 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
     priv->session->start (config);
   }
 
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    wait_dtls_certificate ();
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 

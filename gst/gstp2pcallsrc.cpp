@@ -44,6 +44,7 @@
 
 #include "call_mixer.h"
 #include "connection_settings.h"
+#include "dtls_certificate.h"
 #include "protocol.h"
 #include "room_session.h"
 
@@ -524,6 +525,8 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
     return GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_NULL_TO_READY && !build_grid (self))
     return GST_STATE_CHANGE_FAILURE;
+  if (transition == GST_STATE_CHANGE_NULL_TO_READY)
+    prepare_dtls_certificate ();
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     SessionConfig config;
     {
@@ -535,6 +538,8 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
     priv->session->start (config);
   }
 
+  if (transition == GST_STATE_CHANGE_READY_TO_NULL)
+    wait_dtls_certificate ();
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
   if (ret == GST_STATE_CHANGE_FAILURE)
