@@ -123,8 +123,11 @@ export class RoomSession {
   #startCall(peerId, name) {
     clearTimeout(this.#pendingOffers.get(peerId));
     this.#pendingOffers.delete(peerId);
-    if (this.#memberById(peerId)) return;
-    const member = this.#adopt(peerId, null);
+    // The member may exist already without a connection: its peer-state
+    // (which ends the wait while we hold orphans) made it.
+    const known = this.#memberById(peerId);
+    if (known?.pc) return;
+    const member = known ?? this.#adopt(peerId, null);
     this.#connect(member, true);
     this.#applyState(member, { name });
   }
