@@ -47,6 +47,7 @@
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
+#include <algorithm>
 #include <mutex>
 
 GST_DEBUG_CATEGORY_STATIC (gst_p2pcall_sink_debug);
@@ -579,6 +580,13 @@ SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
                   GST_ELEMENT (gst_object_ref (s.tee))), s.codec, s.media,
               s.index});
   }
+  // Audio first: the first m-line carries the bundle, and a peer refusing a
+  // video codec (Firefox without OpenH264 refuses H.264) then loses only the
+  // video, not the whole bundle with the sound.
+  std::stable_sort (inputs.begin (), inputs.end (),
+      [] (const Input &a, const Input &b) {
+        return a.media == "audio" && b.media != "audio";
+      });
 
   auto media = std::make_unique<SinkPeerMedia> ();
   guint nth_video = 0, nth_audio = 0;

@@ -8,6 +8,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <cstring>
 
 #define GST_CAT_DEFAULT category_
 
@@ -69,6 +70,33 @@ struct GstObjectUnref {
   void operator() (gpointer obj) const { gst_object_unref (obj); }
 };
 using ElementPtr = std::unique_ptr<GstElement, GstObjectUnref>;
+
+// Firefox leaves ICE credentials and a=setup out of the m-lines it rejects
+// (port 0), as JSEP allows, but webrtcbin refuses a description where any
+// m-line lacks them: the whole answer (or offer) failed and so did the call.
+// A rejected m-line carries nothing, so it gets those of the bundle.
+void
+complete_rejected_mlines (GstSDPMessage *sdp)
+{
+  for (const char *key : {"ice-ufrag", "ice-pwd", "setup"}) {
+    std::string value;
+    for (guint i = 0; i < gst_sdp_message_medias_len (sdp) && value.empty ();
+        i++) {
+      const char *v = gst_sdp_media_get_attribute_val (
+          gst_sdp_message_get_media (sdp, i), key);
+      value = v ? v : "";
+    }
+    if (value.empty ())
+      continue;     // none anywhere, or at session level only
+    for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
+      auto media = const_cast<GstSDPMedia *> (
+          gst_sdp_message_get_media (sdp, i));
+      if (gst_sdp_media_get_port (media) == 0 &&
+          !gst_sdp_media_get_attribute_val (media, key))
+        gst_sdp_media_add_attribute (media, key, value.c_str ());
+    }
+  }
+}
 
 }  // namespace
 
@@ -395,11 +423,13 @@ RoomSession::on_description (const std::string &peer_id,
         peer_id.c_str ());
     return;
   }
+  complete_rejected_mlines (sdp);
   PeerConnection *pc = find_by_id (peer_id);
   if (type == protocol::kAnswer) {
-    if (pc)
+    if (pc) {
+      warn_rejected_media (*pc, sdp);
       apply_remote (*pc, GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
-    else
+    } else
       gst_sdp_message_free (sdp);
     return;
   }
@@ -416,6 +446,54 @@ RoomSession::on_description (const std::string &peer_id,
     }
   }
   apply_remote (*pc, GST_WEBRTC_SDP_TYPE_OFFER, sdp);
+}
+
+// The encoding names of @media's rtpmap lines, comma-separated.
+static std::string
+codec_names (const GstSDPMedia *media)
+{
+  std::string names;
+  for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
+    const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
+    const char *name = g_strcmp0 (attr->key, "rtpmap") == 0 && attr->value ?
+        strchr (attr->value, ' ') : nullptr;     // "96 H264/90000"
+    if (!name)
+      continue;
+    std::string codec (name + 1, strcspn (name + 1, "/"));
+    if (names.find (codec) == std::string::npos)
+      names += (names.empty () ? "" : ", ") + codec;
+  }
+  return names;
+}
+
+// A peer that decodes none of the codecs we offer for a media rejects its
+// m-line (port 0); Firefox does so for H.264 where it has no OpenH264.
+// Nothing shows up there on its side, so say which media and codecs.
+void
+RoomSession::warn_rejected_media (const PeerConnection &pc,
+    const GstSDPMessage *answer)
+{
+  GstWebRTCSessionDescription *offer = nullptr;
+  g_object_get (pc.webrtcbin.get (), "local-description", &offer, nullptr);
+  for (guint i = 0; offer && i < gst_sdp_message_medias_len (answer); i++) {
+    if (gst_sdp_media_get_port (gst_sdp_message_get_media (answer, i)) != 0 ||
+        i >= gst_sdp_message_medias_len (offer->sdp))
+      continue;
+    const GstSDPMedia *ours = gst_sdp_message_get_media (offer->sdp, i);
+    bool bundle_only = false;
+    for (guint a = 0; a < gst_sdp_media_attributes_len (ours); a++)
+      bundle_only |= g_strcmp0 (gst_sdp_media_get_attribute (ours, a)->key,
+          "bundle-only") == 0;
+    if (gst_sdp_media_get_port (ours) == 0 && !bundle_only)
+      continue;     // we rejected it ourselves
+    std::string codecs = codec_names (ours);
+    GST_ELEMENT_WARNING (element_, STREAM, CODEC_NOT_FOUND,
+        ("Peer %s refused our %s (%s): it decodes none of these codecs.",
+            pc.remote_id.c_str (), GST_STR_NULL (gst_sdp_media_get_media (ours)),
+            codecs.c_str ()), ("m-line %u rejected in the answer", i));
+  }
+  if (offer)
+    gst_webrtc_session_description_free (offer);
 }
 
 void

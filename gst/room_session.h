@@ -116,6 +116,8 @@ private:
   void create_offer (PeerConnection & pc);
   void apply_remote (PeerConnection & pc, GstWebRTCSDPType type,
       GstSDPMessage * sdp);
+  void warn_rejected_media (const PeerConnection & pc,
+      const GstSDPMessage * answer);
   void on_local_description (GstElement * webrtcbin, GstWebRTCSDPType type,
       const GstStructure * reply);
   void add_candidate (PeerConnection & pc, unsigned mline,

@@ -101,3 +101,15 @@ test('a p2pcallsink joining after Firefox answers Firefox\'s offer', async () =>
   assert.deepEqual(await remoteVideoSize(page), [320, 180]);
   await waitSound(page, before + 1e-4);
 });
+
+test('a p2pcallsink sending H.264, which this Firefox cannot decode, says so and is still heard', async () => {
+  // Debian's Firefox has no OpenH264: it refuses the video m-line (without
+  // ICE credentials or a=setup there). The call goes on with the sound.
+  const sink = launch('videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 '
+    + `! p2pcallsink name=s video-codec=h264 room=fox-no-h264 server=${wsUrl()} audiotestsrc is-live=true ! s.`);
+  await waitOutput(sink, /PLAYING/);
+  const page = await openFox('fox-no-h264');
+  await waitOutput(sink, /WARNING: from element \/GstPipeline:pipeline0\/GstP2pcallSink:s: Peer \S+ refused our video \(H264\): it decodes none of these codecs\./);
+  await waitInPage(page, () => document.querySelector('.tile.remote')?.dataset.connection === 'connected');
+  await waitSound(page, 1e-4);
+});
