@@ -129,9 +129,14 @@ async function measureSetup() {
   const gstGst = await gstReceiverCalls(gstRoom, CALLS);
   const cold = [];
   for (let i = 0; i < COLD_CALLS; i++) cold.push(...await gstReceiverCalls(gstRoom, 1));
-  log('setup: gst -> browser');
-  const gstBrowser = await pageReceiverCalls(gstRoom, CALLS);
   await sender.stop();
+  // A sender of its own, in a room of its own, for the pages.
+  const pageViewedRoom = room('setup-gst-page');
+  const sender2 = await startSender(pageViewedRoom);
+  await sleep(1000);
+  log('setup: gst -> browser');
+  const gstBrowser = await pageReceiverCalls(pageViewedRoom, CALLS);
+  await sender2.stop();
 
   // browser -> gst and browser -> browser: a page (Chromium's fake camera,
   // 640x480) is in the room.
