@@ -14,6 +14,7 @@ struct SignallingServer::Connection {
   std::string remote;
   gint64 last_seen_us;
   bool dead = false;
+  bool ping_pending = false;    // libsoup's keep-alive timer is running
 
   Connection (SignallingServer *s, ConnectionId i,
       SoupWebsocketConnection *w, std::string r)
@@ -120,7 +121,7 @@ SignallingServer::start (GError **error)
   if (!ok)
     return false;
 
-  keepalive_source_ = g_timeout_add (options_.keepalive_seconds * 1000 / 2,
+  keepalive_source_ = g_timeout_add (options_.keepalive_seconds * 1000 / 4,
       on_keepalive_check, this);
   return true;
 }
@@ -285,16 +286,20 @@ SignallingServer::add_connection (SoupServerMessage *msg,
   // (it drops the socket without a close handshake).
   soup_websocket_connection_set_max_incoming_payload_size (ws,
       std::max<guint64> (4 * options_.max_message_size, 1024 * 1024));
-  soup_websocket_connection_set_keepalive_interval (ws,
-      options_.keepalive_seconds);
+  // No keep-alive timer of libsoup's here: pings are asked for from one
+  // server-wide timer (see on_keepalive_check).
 
   g_signal_connect (ws, "message", G_CALLBACK (+[] (SoupWebsocketConnection *,
               gint type, GBytes *data, Connection *c) {
         c->server->on_message (c->id, (SoupWebsocketDataType) type, data);
       }), conn.get ());
-  g_signal_connect (ws, "pong", G_CALLBACK (+[] (SoupWebsocketConnection *,
+  g_signal_connect (ws, "pong", G_CALLBACK (+[] (SoupWebsocketConnection *ws,
               GBytes *, Connection *c) {
         c->last_seen_us = g_get_monotonic_time ();
+        if (c->ping_pending) {
+          soup_websocket_connection_set_keepalive_interval (ws, 0);
+          c->ping_pending = false;
+        }
       }), conn.get ());
   g_signal_connect (ws, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *,
               Connection *c) {
@@ -378,17 +383,34 @@ gboolean
 SignallingServer::on_keepalive_check (gpointer user_data)
 {
   auto *self = static_cast<SignallingServer *> (user_data);
-  // Pings go out every keep-alive interval; a live peer has answered one
-  // within 1.5 intervals. Checking every half interval removes a silent
-  // peer within two intervals.
-  gint64 limit_us = (gint64) self->options_.keepalive_seconds * 1500000;
+  // libsoup 3.2 can only ping from a timer of each connection's own, and a
+  // GMainContext looks at every source on every iteration: thousands of
+  // timers made each message and each new connection slower. So this one
+  // timer, every quarter interval, asks for a ping (libsoup's keep-alive at
+  // its shortest, one second) from members silent for a quarter interval,
+  // and the pong turns it off again. A live member is then never silent for
+  // more than half an interval plus that second (plus its round trip); one
+  // silent for an interval plus a second is dropped, within two intervals
+  // (from 2 s up).
+  const gint64 interval_us = (gint64) self->options_.keepalive_seconds *
+      G_USEC_PER_SEC;
+  const gint64 limit_us = interval_us + G_USEC_PER_SEC;
   gint64 now = g_get_monotonic_time ();
   std::vector<Outgoing> out;
   std::vector<SoupWebsocketConnection *> to_close;
   for (auto &entry : self->connections_) {
     Connection &c = *entry.second;
-    if (c.dead || now - c.last_seen_us <= limit_us)
+    if (c.dead)
       continue;
+    if (now - c.last_seen_us <= limit_us) {
+      if (!c.ping_pending && now - c.last_seen_us >= interval_us / 4 &&
+          soup_websocket_connection_get_state (c.ws) ==
+          SOUP_WEBSOCKET_STATE_OPEN) {
+        soup_websocket_connection_set_keepalive_interval (c.ws, 1);
+        c.ping_pending = true;
+      }
+      continue;
+    }
     c.dead = true;
     std::string peer = self->registry_.peer_id (c.id);
     g_message ("no pong from %s (peer=%s): dropping it", c.remote.c_str (),
