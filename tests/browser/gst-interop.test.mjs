@@ -2,38 +2,11 @@
 // a gst-launch-1.0 pipeline and a page in one room through p2pcall-server.
 // Registered from tests/gst/meson.build (it needs the plugin's build dir).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { callUrl, launchBrowser, openCall, startServer, stopAll, waitInPage } from './lib/harness.mjs';
+import { launch, stopPipelines, waitOutput } from './lib/gst-launch.mjs';
 
 let server, browser;
-const pipelines = [];
-
-// Runs gst-launch-1.0 -v with the build's plugin; keeps its output.
-function launch(description) {
-  const child = spawn('gst-launch-1.0', ['-v', ...description.split(' ')], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env },
-  });
-  const run = { child, output: '' };
-  child.stdout.setEncoding('utf8').on('data', (c) => { run.output += c; });
-  child.stderr.setEncoding('utf8').on('data', (c) => { run.output += c; });
-  pipelines.push(run);
-  return run;
-}
-
-function waitOutput(run, regexp, timeout = 30000) {
-  return new Promise((resolve, reject) => {
-    const timer = setInterval(() => {
-      const match = regexp.exec(run.output);
-      if (match) { clearInterval(timer); clearTimeout(limit); resolve(match); }
-    }, 100);
-    const limit = setTimeout(() => {
-      clearInterval(timer);
-      reject(new Error(`no ${regexp} in gst-launch output:\n${run.output.slice(-4000)}`));
-    }, timeout);
-  });
-}
 
 before(async () => {
   server = await startServer();
@@ -41,7 +14,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const run of pipelines) run.child.kill('SIGINT');
+  stopPipelines();
   await stopAll();
 });
 
@@ -88,4 +61,19 @@ test('a p2pcallsink joining after the page answers its offer', async () => {
     return [video.videoWidth, video.videoHeight];
   });
   assert.deepEqual(size, [320, 180]);
+});
+
+test('a p2pcallsrc joining while the page still holds one that vanished gets video', async () => {
+  // The first receiver is killed: the page keeps its member for a while in
+  // case it comes back (same clientId). A newcomer must still be offered to.
+  const page = await openCall(browser, callUrl(server, 'replaced', { name: 'Page' }));
+  await waitInPage(page, () => document.querySelector('#signalling-status')?.dataset.state === 'connected');
+  const receiver = () => launch(`p2pcallsrc name=s room=replaced server=${wsUrl()} `
+    + 's. ! video/x-raw ! fakesink name=out sync=false');
+  const first = receiver();
+  await waitOutput(first, /out\.GstPad:sink: caps = video\/x-raw/);
+  first.child.kill('SIGKILL');
+  const second = receiver();
+  const [, width] = await waitOutput(second, /out\.GstPad:sink: caps = video\/x-raw.*width=\(int\)(\d+)/);
+  assert.equal(Number(width), 640);
 });
