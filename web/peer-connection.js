@@ -88,6 +88,14 @@ export class PeerConnection extends EventTarget {
     this.#pc.restartIce();
   }
 
+  // An offer made while the signalling socket was down never left: after a
+  // rejoin (a new remote id) it goes out again, with the candidates the
+  // local description has gathered meanwhile.
+  resendPendingOffer() {
+    if (this.#pc.signalingState !== 'have-local-offer' || !this.#pc.localDescription) return;
+    this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
+  }
+
   handleDescription(description) {
     this.#enqueue(async () => {
       const collision = description.type === 'offer' &&

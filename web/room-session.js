@@ -182,6 +182,7 @@ export class RoomSession {
       if (orphan.pc) {
         orphan.pc.remoteId = peerId;
         orphan.pc.polite = isPolite(this.state.ownId, peerId);
+        orphan.pc.resendPendingOffer();
       }
       this.state.setMember(orphan.key, { peerId });
       return orphan;

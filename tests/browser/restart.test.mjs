@@ -62,3 +62,23 @@ test('media keeps flowing through a signalling restart and both pages rejoin', a
   await alice.getByRole('button', { name: 'Mute microphone' }).click();
   await waitInPage(bob, () => document.querySelector('.tile.remote').dataset.audio === 'off');
 });
+
+test('an ICE restart asked for while the server is away is offered once it is back', async () => {
+  const ufrag = (page) => page.evaluate(() => /a=ice-ufrag:(\S+)/.exec(window.p2pcall.session.peerConnections[0].localDescription.sdp)[1]);
+  const before = await ufrag(alice);
+  const port = server.port;
+  await server.stop();
+  await waitInPage(alice, statusOf(), 'reconnecting');
+  // The restart offer has no socket to go out on.
+  await alice.evaluate(() => window.p2pcall.session.peerConnections[0].restartIce());
+  await waitInPage(alice, () => window.p2pcall.session.peerConnections[0].signalingState === 'have-local-offer');
+  server = await startServer({ port });
+  await waitInPage(alice, (old) => {
+    const pc = window.p2pcall.session.peerConnections[0];
+    return pc.signalingState === 'stable' && !pc.localDescription.sdp.includes(`a=ice-ufrag:${old}\r`);
+  }, before);
+  for (const page of [alice, bob]) {
+    await waitConnected(page, 1);
+    await waitFramesDecoded(page, await framesDecoded(page));
+  }
+});
