@@ -32,7 +32,10 @@
  * ## Example launch line
  * |[
  * gst-launch-1.0 p2pcallsrc room=myroom ! videoconvert ! autovideosink
- * ]| shows the first video stream that arrives in room myroom.
+ * ]| shows everyone in room myroom, in a grid.
+ * |[
+ * gst-launch-1.0 p2pcallsrc room=myroom layout=separate ! videoconvert ! autovideosink
+ * ]| shows the first camera that arrives in room myroom.
  * |[
  * gst-launch-1.0 -e p2pcallsrc room=myroom layout=grid name=call
  *     call.video ! videoconvert ! vp8enc deadline=1 ! queue ! mux.
@@ -76,7 +79,7 @@ enum Layout {
   LAYOUT_SEPARATE,
 };
 
-constexpr Layout kDefaultLayout = LAYOUT_SEPARATE;
+constexpr Layout kDefaultLayout = LAYOUT_GRID;
 constexpr int kDefaultGridWidth = 1280;
 constexpr int kDefaultGridHeight = 720;
 constexpr int kDefaultGridFpsN = 30;

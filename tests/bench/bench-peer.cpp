@@ -446,6 +446,7 @@ run_recv (const Options &opt)
     }
     g_object_set (src, "server", opt.server.c_str (), "room",
         opt.room.c_str (), "peer-name", "bench-receiver", nullptr);
+    gst_util_set_object_arg (G_OBJECT (src), "layout", "separate");
     gst_bin_add (GST_BIN (call.pipeline), src);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), &call);
     GstBus *bus = gst_element_get_bus (call.pipeline);

@@ -72,7 +72,7 @@ test('Firefox\'s camera and microphone arrive at a p2pcallsrc pipeline', async (
   // The page is in the room first: Firefox offers, p2pcallsrc answers.
   const page = await openFox('fox-to-gst');
   await waitInPage(page, () => window.p2pcall.state.inCall);
-  const src = launch(`p2pcallsrc name=s room=fox-to-gst server=${wsUrl()} `
+  const src = launch(`p2pcallsrc layout=separate name=s room=fox-to-gst server=${wsUrl()} `
     + 's. ! video/x-raw ! fakesink name=vout sync=false silent=false '
     + 's. ! audio/x-raw ! level interval=200000000 post-messages=true ! fakesink sync=false');
   const [, width, height] = await waitOutput(src,

@@ -42,7 +42,7 @@ test('the page\'s camera arrives at a p2pcallsrc pipeline at 640x480', async () 
   // The page is in the room first: it offers, p2pcallsrc answers.
   const page = await openCall(browser, callUrl(server, 'page-to-gst', { name: 'Page' }));
   await waitInPage(page, () => document.querySelector('#signalling-status')?.dataset.state === 'connected');
-  const src = launch(`p2pcallsrc name=s room=page-to-gst server=${wsUrl()} `
+  const src = launch(`p2pcallsrc layout=separate name=s room=page-to-gst server=${wsUrl()} `
     + 's. ! video/x-raw ! fakesink name=out sync=false');
   const [, width, height] = await waitOutput(src,
     /out\.GstPad:sink: caps = video\/x-raw.*width=\(int\)(\d+), height=\(int\)(\d+)/);
@@ -68,7 +68,7 @@ test('a p2pcallsrc joining while the page still holds one that vanished gets vid
   // case it comes back (same clientId). A newcomer must still be offered to.
   const page = await openCall(browser, callUrl(server, 'replaced', { name: 'Page' }));
   await waitInPage(page, () => document.querySelector('#signalling-status')?.dataset.state === 'connected');
-  const receiver = () => launch(`p2pcallsrc name=s room=replaced server=${wsUrl()} `
+  const receiver = () => launch(`p2pcallsrc layout=separate name=s room=replaced server=${wsUrl()} `
     + 's. ! video/x-raw ! fakesink name=out sync=false');
   const first = receiver();
   await waitOutput(first, /out\.GstPad:sink: caps = video\/x-raw/);

@@ -291,7 +291,7 @@ inline std::string
 src_pipeline (const std::string &url, const char *room, const char *name =
     "src")
 {
-  return "p2pcallsrc name=" + std::string (name) + " room=" + room +
+  return "p2pcallsrc layout=separate name=" + std::string (name) + " room=" + room +
       " server=" + url;
 }
 

@@ -45,10 +45,15 @@ GST_START_TEST (test_registration)
   gst_object_unref (pad);
   gst_object_unref (sink);
 
-  // gst-launch's automatic linking picks the pad by kind.
+  // gst-launch's automatic linking picks the pad by kind (p2pcallsrc: the
+  // grid's always pads).
   for (auto [launch, pad_name] : {
           std::pair {"videotestsrc ! p2pcallsink name=s room=r", "video_0"},
-          std::pair {"audiotestsrc ! p2pcallsink name=s room=r", "audio_0"}}) {
+          std::pair {"audiotestsrc ! p2pcallsink name=s room=r", "audio_0"},
+          std::pair {"p2pcallsrc name=s room=r ! videoconvert ! fakesink",
+              "video"},
+          std::pair {"p2pcallsrc name=s room=r ! audioconvert ! fakesink",
+              "audio"}}) {
     GstElement *p = gst_parse_launch (launch, nullptr);
     fail_unless (p != nullptr, "%s", launch);
     GstElement *s = gst_bin_get_by_name (GST_BIN (p), "s");
@@ -64,6 +69,13 @@ GST_START_TEST (test_registration)
   guint latency;
   g_object_get (src, "latency", &latency, nullptr);
   fail_unless_equals_int (latency, 50);
+  // The whole call on two always pads unless asked otherwise.
+  gint layout = -1;
+  g_object_get (src, "layout", &layout, nullptr);
+  fail_unless_equals_int (layout, 0);   // grid
+  g_autoptr (GstPad) grid_video = gst_element_get_static_pad (src, "video");
+  g_autoptr (GstPad) grid_audio = gst_element_get_static_pad (src, "audio");
+  fail_unless (grid_video != nullptr && grid_audio != nullptr);
   GstPadTemplate *out = gst_element_get_pad_template (src, "video_%s_%u");
   fail_unless (out != nullptr);
   fail_unless_equals_int (GST_PAD_TEMPLATE_PRESENCE (out), GST_PAD_SOMETIMES);
