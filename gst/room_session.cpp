@@ -822,6 +822,61 @@ keep_dtls_role (GstElement *webrtcbin, GstSDPMessage *answer)
     gst_webrtc_session_description_free (remote);
 }
 
+static bool
+has_attribute (const GstSDPMedia *media, const char *key)
+{
+  for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++)
+    if (g_strcmp0 (gst_sdp_media_get_attribute (media, a)->key, key) == 0)
+      return true;
+  return false;
+}
+
+// An m-line the offer rejects (port 0, not bundle-only: Firefox re-offers so
+// a media it refused before) must be rejected in the answer too, but
+// webrtcbin answers it as an inactive member of the bundle without
+// a=rtcp-mux, and Firefox refuses that answer ("missing a=rtcp-mux, which is
+// required by rtcpMuxPolicy"): its renegotiation failed. Reject it in
+// @answer and leave it out of the bundle.
+void
+reject_what_the_offer_rejected (GstElement *webrtcbin, GstSDPMessage *answer)
+{
+  GstWebRTCSessionDescription *offer = nullptr;
+  g_object_get (webrtcbin, "remote-description", &offer, nullptr);
+  if (!offer)
+    return;
+  std::vector<std::string> rejected_mids;
+  for (guint i = 0; i < gst_sdp_message_medias_len (answer) &&
+      i < gst_sdp_message_medias_len (offer->sdp); i++) {
+    const GstSDPMedia *theirs = gst_sdp_message_get_media (offer->sdp, i);
+    if (gst_sdp_media_get_port (theirs) != 0 ||
+        has_attribute (theirs, "bundle-only"))
+      continue;
+    auto ours = const_cast<GstSDPMedia *> (
+        gst_sdp_message_get_media (answer, i));
+    gst_sdp_media_set_port_info (ours, 0, 0);
+    if (!has_attribute (ours, "rtcp-mux"))
+      gst_sdp_media_add_attribute (ours, "rtcp-mux", "");
+    if (const char *mid = gst_sdp_media_get_attribute_val (ours, "mid"))
+      rejected_mids.push_back (mid);
+  }
+  gst_webrtc_session_description_free (offer);
+  for (guint a = 0; a < gst_sdp_message_attributes_len (answer); a++) {
+    const GstSDPAttribute *attr = gst_sdp_message_get_attribute (answer, a);
+    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value ||
+        !g_str_has_prefix (attr->value, "BUNDLE"))
+      continue;
+    g_auto (GStrv) words = g_strsplit (attr->value, " ", -1);
+    std::string group;
+    for (char **w = words; *w; w++)
+      if (std::find (rejected_mids.begin (), rejected_mids.end (), *w) ==
+          rejected_mids.end ())
+        group += (group.empty () ? "" : " ") + std::string (*w);
+    GstSDPAttribute kept = { nullptr, nullptr };
+    gst_sdp_attribute_set (&kept, "group", group.c_str ());
+    gst_sdp_message_replace_attribute (answer, a, &kept);
+  }
+}
+
 }  // namespace
 
 // A promise for @webrtcbin whose reply @fn gets on the session thread.
@@ -881,8 +936,10 @@ RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
         pc->remote_id.c_str (), GST_STR_NULL (text));
     return;
   }
-  if (type == GST_WEBRTC_SDP_TYPE_ANSWER)
+  if (type == GST_WEBRTC_SDP_TYPE_ANSWER) {
     keep_dtls_role (webrtcbin, desc->sdp);
+    reject_what_the_offer_rejected (webrtcbin, desc->sdp);
+  }
   g_signal_emit_by_name (webrtcbin, "set-local-description", desc, nullptr);
   g_autofree char *sdp = gst_sdp_message_as_text (desc->sdp);
   signalling_->send_description (pc->remote_id, field, sdp);

@@ -104,7 +104,8 @@ test('a p2pcallsink joining after Firefox answers Firefox\'s offer', async () =>
 
 test('a p2pcallsink sending H.264, which this Firefox cannot decode, says so and is still heard', async () => {
   // Debian's Firefox has no OpenH264: it refuses the video m-line (without
-  // ICE credentials or a=setup there). The call goes on with the sound.
+  // ICE credentials or a=setup there), and re-offers it refused. The call
+  // goes on with the sound.
   const sink = launch('videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 '
     + `! p2pcallsink name=s video-codec=h264 room=fox-no-h264 server=${wsUrl()} audiotestsrc is-live=true ! s.`);
   await waitOutput(sink, /PLAYING/);
@@ -112,4 +113,12 @@ test('a p2pcallsink sending H.264, which this Firefox cannot decode, says so and
   await waitOutput(sink, /WARNING: from element \/GstPipeline:pipeline0\/GstP2pcallSink:s: Peer \S+ refused our video \(H264\): it decodes none of these codecs\./);
   await waitInPage(page, () => document.querySelector('.tile.remote')?.dataset.connection === 'connected');
   await waitSound(page, 1e-4);
+  // Firefox's own renegotiation (to send its camera and microphone back)
+  // is answered too: its offer is in place and it is stable again.
+  await waitInPage(page, () => {
+    const pc = window.p2pcall.session.peerConnections[0];
+    return pc.signalingState === 'stable' && pc.localDescription?.type === 'offer';
+  });
+  assert.ok(!page.p2pcallLog.some((line) => /negotiation/.test(line)), page.p2pcallLog.join('\n'));
+  assert.doesNotMatch(sink.output, /Caught SIG|ERROR: from element/);
 });
