@@ -76,10 +76,16 @@ export function startServer({ port = 0, iceServers = ['none'], args = [] } = {})
   });
 }
 
+// With a test host (netns-run.sh --test-host sets P2PCALL_TEST_HOST)
+// Chromium gathers its address like on any LAN and leaves loopback out, as
+// it does for users (Firefox never has a loopback candidate either).
 export async function launchBrowser({ args = [] } = {}) {
+  const flags = process.env.P2PCALL_TEST_HOST
+    ? CHROMIUM_FLAGS.filter((flag) => flag !== '--allow-loopback-in-peer-connection')
+    : CHROMIUM_FLAGS;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: [...CHROMIUM_FLAGS, ...args],
+    args: [...flags, ...args],
     headless: true,
   });
   const entry = { stop: () => browser.close().catch(() => {}) };
