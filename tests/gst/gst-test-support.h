@@ -295,6 +295,16 @@ src_pipeline (const std::string &url, const char *room, const char *name =
       " server=" + url;
 }
 
+// Checked fixture teardown: joins GStreamer's pooled streaming threads
+// before the test process exits. Left running, one may exit after OpenSSL's
+// atexit cleanup and crash in OpenSSL's thread-local destructor (dtlsenc and
+// srtpenc use OpenSSL on those threads), which fails a test that passed.
+inline void
+join_streaming_threads ()
+{
+  gst_task_cleanup_all ();
+}
+
 inline guint
 count_elements (GstElement *bin, const char *factory_name)
 {

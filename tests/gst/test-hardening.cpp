@@ -429,6 +429,7 @@ hardening_suite (void)
   Suite *s = suite_create ("p2pcall-hardening");
   TCase *tc = tcase_create ("general");
   tcase_set_timeout (tc, 60);
+  tcase_add_checked_fixture (tc, nullptr, join_streaming_threads);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_tls_ca_file);
   tcase_add_test (tc, test_turn_relay);

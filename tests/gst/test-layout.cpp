@@ -405,6 +405,7 @@ p2pcall_layout_suite (void)
   Suite *s = suite_create ("p2pcall-layout");
   TCase *tc = tcase_create ("layout");
   tcase_set_timeout (tc, 60);
+  tcase_add_checked_fixture (tc, nullptr, join_streaming_threads);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_grid_before_anyone);
   tcase_add_test (tc, test_grid_layout);

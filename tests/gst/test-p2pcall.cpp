@@ -314,6 +314,7 @@ p2pcall_suite (void)
   Suite *s = suite_create ("p2pcall");
   TCase *tc = tcase_create ("general");
   tcase_set_timeout (tc, 60);
+  tcase_add_checked_fixture (tc, nullptr, join_streaming_threads);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_registration);
   tcase_add_test (tc, test_sink_to_src);
