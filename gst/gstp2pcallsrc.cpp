@@ -51,6 +51,7 @@
 #include "protocol.h"
 #include "room_session.h"
 
+#include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
 #include <algorithm>
@@ -407,6 +408,27 @@ clear_grid (GstP2pcallSrc *self)
   priv->mixer->clear ();
 }
 
+// A receiver that misses the first key frame (packets lost, or arriving
+// before its decoder was linked) must not decode the frames after it into
+// errors until the decoder gives up on the stream: depayloaders wait for
+// the next key frame and ask the sender for one, decoders never give up.
+static void
+on_deep_element_added (GstBin *, GstBin *, GstElement *element, gpointer)
+{
+  GstElementFactory *factory = gst_element_get_factory (element);
+  if (!factory)
+    return;
+  GObjectClass *klass = G_OBJECT_GET_CLASS (element);
+  const char *name = GST_OBJECT_NAME (factory);
+  if (g_str_has_prefix (name, "rtp") && g_str_has_suffix (name, "depay")) {
+    for (const char *prop : {"request-keyframe", "wait-for-keyframe"})
+      if (g_object_class_find_property (klass, prop))
+        g_object_set (element, prop, TRUE, nullptr);
+  } else if (GST_IS_VIDEO_DECODER (element)) {
+    gst_video_decoder_set_max_errors (GST_VIDEO_DECODER (element), -1);
+  }
+}
+
 // webrtcbin holds network sinks, and a bin holding a sink counts as one: the
 // pipeline would then wait for EOS from this source, which it never posts
 // (its sinks are the network). p2pcallsrc only ever produces data.
@@ -435,6 +457,8 @@ gst_p2pcall_src_init (GstP2pcallSrc *self)
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
   g_signal_connect (self, "element-added", G_CALLBACK (stay_a_source),
       nullptr);
+  g_signal_connect (self, "deep-element-added",
+      G_CALLBACK (on_deep_element_added), nullptr);
 }
 
 static void
