@@ -111,6 +111,7 @@ struct RoomSession::PeerConnection {
   bool confirmed = true;        // seen again since the last rejoin
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
   std::vector<std::pair<unsigned, std::string>> pending_candidates;
+  bool relay_candidate = false; // a TURN allocation gave us one
   // For the bitrate in stats(): bytes at the previous reading.
   guint64 last_bytes = 0;
   gint64 last_bytes_time = 0;
@@ -599,7 +600,11 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
     }
   if (!stun.empty ())
     g_object_set (webrtcbin, "stun-server", stun.c_str (), nullptr);
+  turn_hosts_.clear ();
   for (const std::string &turn : turns) {
+    const std::string host = turn.substr (turn.find ('@') == std::string::npos ?
+        turn.find ("://") + 3 : turn.find ('@') + 1);
+    turn_hosts_ += (turn_hosts_.empty () ? "" : ", ") + host;
     gboolean ok = FALSE;
     g_signal_emit_by_name (webrtcbin, "add-turn-server", turn.c_str (), &ok);
     if (!ok)
@@ -660,9 +665,20 @@ RoomSession::create_peer (const std::string &remote_id,
             gst_object_ref (wb);
             self->post ([self, wb, mline, candidate] {
                   PeerConnection *pc = self->find_by_webrtcbin (wb);
-                  if (pc)
+                  if (pc) {
+                    pc->relay_candidate |=
+                        candidate.find (" typ relay") != std::string::npos;
                     self->signalling_->send_candidate (pc->remote_id, mline,
                         candidate);
+                  }
+                  gst_object_unref (wb);
+                });
+          }), this);
+  g_signal_connect (webrtcbin, "notify::ice-gathering-state",
+      G_CALLBACK (+[] (GstElement * wb, GParamSpec *, RoomSession * self) {
+            gst_object_ref (wb);
+            self->post ([self, wb] {
+                  self->on_gathering_state (wb);
                   gst_object_unref (wb);
                 });
           }), this);
@@ -983,6 +999,24 @@ RoomSession::add_candidate (PeerConnection &pc, unsigned mline,
 {
   g_signal_emit_by_name (pc.webrtcbin.get (), "add-ice-candidate", mline,
       candidate.c_str ());
+}
+
+// TURN servers refuse a bad or expired credential with nothing webrtcbin
+// reports: gathering just ends without a relay candidate. Say so, naming
+// the servers, since with ice-transport-policy=relay no call can connect.
+void
+RoomSession::on_gathering_state (GstElement *webrtcbin)
+{
+  PeerConnection *pc = find_by_webrtcbin (webrtcbin);
+  GstWebRTCICEGatheringState state;
+  g_object_get (webrtcbin, "ice-gathering-state", &state, nullptr);
+  if (!pc || state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE ||
+      pc->relay_candidate || turn_hosts_.empty ())
+    return;
+  GST_ELEMENT_WARNING (element_, RESOURCE, OPEN_READ_WRITE,
+      ("No relay candidate from the TURN server %s for peer %s: it refused "
+          "the credentials (wrong or expired) or cannot be reached.",
+          turn_hosts_.c_str (), pc->remote_id.c_str ()), (nullptr));
 }
 
 void

@@ -123,6 +123,7 @@ private:
   void add_candidate (PeerConnection & pc, unsigned mline,
       const std::string & candidate);
   void on_connection_state (GstElement * webrtcbin);
+  void on_gathering_state (GstElement * webrtcbin);
 
   void post_peer_message (const char *name, const PeerConnection & pc,
       const char *state = nullptr);
@@ -137,6 +138,8 @@ private:
   SessionConfig config_;
   std::unique_ptr<SignallingClient> signalling_;
   std::vector<IceServer> ice_servers_;
+  // host:port of the TURN servers given to webrtcbins (no credentials).
+  std::string turn_hosts_;
   std::string self_id_;
   bool joined_before_ = false;
   std::map<std::string, GSource *> pending_joins_;      // by peer id

@@ -166,7 +166,7 @@ public:
     return gst_element_set_state (pipeline_, GST_STATE_PLAYING);
   }
 
-  // Drains the bus; keeps element messages and errors.
+  // Drains the bus; keeps element messages, errors and warnings.
   void poll ()
   {
     while (GstMessage *msg = gst_bus_pop (bus_)) {
@@ -175,6 +175,11 @@ public:
         g_autofree char *dbg = nullptr;
         gst_message_parse_error (msg, &err, &dbg);
         errors.push_back (err->message);
+      } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
+        g_autoptr (GError) err = nullptr;
+        g_autofree char *dbg = nullptr;
+        gst_message_parse_warning (msg, &err, &dbg);
+        warnings.push_back (err->message);
       } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT) {
         const GstStructure *s = gst_message_get_structure (msg);
         if (g_str_has_prefix (gst_structure_get_name (s), "p2pcall-"))
@@ -196,6 +201,7 @@ public:
   GstElement *pipeline_;
   GstBus *bus_;
   std::vector<std::string> errors;
+  std::vector<std::string> warnings;
   std::vector<GstStructure *> elements;
 };
 

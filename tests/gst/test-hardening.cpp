@@ -150,6 +150,7 @@ public:
     return "turn:127.0.0.1:" + std::to_string (port_);
   }
 
+  guint port () const { return port_; }
   // For the elements' turn-server: both parts percent-encoded.
   std::string uri (const std::string &user, const std::string &password) const
   {
@@ -328,6 +329,9 @@ GST_START_TEST (test_turn_relay)
   sender.poll ();
   viewer.poll ();
   fail_unless (sender.errors.empty () && viewer.errors.empty ());
+  for (const std::string &w : sender.warnings)
+    fail_if (w.find ("No relay candidate") != std::string::npos, "%s",
+        w.c_str ());
 }
 GST_END_TEST;
 
@@ -366,6 +370,16 @@ GST_START_TEST (test_turn_expired_credential)
     for (const std::string &type : local_candidate_types (bin))
       fail_if (type == "relay", "a relay candidate from an expired credential");
   fail_unless_equals_int (video_buffers (receiver), 0);
+  // ...and the element says why, naming the TURN server.
+  std::string host = "127.0.0.1:" + std::to_string (turn.port ());
+  fail_unless (wait_for ([&] {
+            viewer.poll ();
+            for (const std::string &w : viewer.warnings)
+              if (w.find ("No relay candidate from the TURN server " + host) !=
+                  std::string::npos)
+                return true;
+            return false;
+          }), "no warning about the refused TURN credential");
 }
 GST_END_TEST;
 
