@@ -19,7 +19,7 @@ before(async () => {
 
 after(async () => {
   for (const page of pages) console.log(page.p2pcallLog.join('\n'));
-  stopPipelines();
+  await stopPipelines();
   await stopAll();
 });
 

@@ -22,7 +22,7 @@ afterEach(async () => {
     console.log(page.p2pcallLog.join('\n'));
     await page.context().close();
   }
-  stopPipelines();
+  await stopPipelines();
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 

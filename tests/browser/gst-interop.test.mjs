@@ -14,7 +14,7 @@ before(async () => {
 });
 
 after(async () => {
-  stopPipelines();
+  await stopPipelines();
   await stopAll();
 });
 

@@ -39,8 +39,17 @@ export function countOutput(run, regexp) {
   return (run.output.match(regexp) ?? []).length;
 }
 
-export function stopPipelines() {
-  for (const child of running) child.kill('SIGINT');
+// Ctrl-C for each, then SIGKILL for any still there after @graceMs: a
+// gst-launch that crashed spins in its SIGSEGV handler and would hold the
+// test until meson's timeout. Resolves when every one has exited.
+export function stopPipelines(graceMs = 5000) {
+  const exits = [...running].map((child) => new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => { clearTimeout(timer); resolve(); });
+    child.kill('SIGINT');
+  }));
+  return Promise.all(exits);
 }
 
 process.on('exit', () => {
