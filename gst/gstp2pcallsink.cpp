@@ -220,6 +220,7 @@ public:
       const std::string &label, const GstSDPMessage *offer) override;
   void detach_media (GstElement *webrtcbin, PeerMedia *media) override;
   void peer_connected (PeerMedia *media) override;
+  void unlink_media (PeerMedia *media) override;
 
 private:
   bool has_media (const char *media) const
@@ -645,15 +646,28 @@ SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
 }
 
 void
-SinkHost::detach_media (GstElement *, PeerMedia *media)
+SinkHost::unlink_media (PeerMedia *media)
 {
   auto sink_media = static_cast<SinkPeerMedia *> (media);
   if (!sink_media)
     return;
   for (auto &b : sink_media->branches) {
+    if (!b.tee_pad)
+      continue;
     gst_element_release_request_pad (b.tee, b.tee_pad);
-    gst_object_unref (b.tee_pad);
-    gst_object_unref (b.tee);
+    gst_clear_object (&b.tee_pad);
+    gst_clear_object (&b.tee);
+  }
+}
+
+void
+SinkHost::detach_media (GstElement *, PeerMedia *media)
+{
+  auto sink_media = static_cast<SinkPeerMedia *> (media);
+  if (!sink_media)
+    return;
+  unlink_media (media);
+  for (auto &b : sink_media->branches) {
     for (GstElement *e : {b.queue, b.payloader}) {
       gst_element_set_locked_state (e, TRUE);
       gst_element_set_state (e, GST_STATE_NULL);
@@ -671,9 +685,10 @@ SinkHost::peer_connected (PeerMedia *media)
     return;
   // The new viewer needs a key frame now, not at the next interval.
   for (auto &b : sink_media->branches)
-    gst_pad_send_event (b.tee_pad,
-        gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
-            TRUE, 0));
+    if (b.tee_pad)
+      gst_pad_send_event (b.tee_pad,
+          gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+              TRUE, 0));
 }
 
 // ---------------------------------------------------------------------------

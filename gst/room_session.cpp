@@ -733,9 +733,14 @@ RoomSession::teardown (PeerConnection &pc)
 {
   GstElement *webrtcbin = pc.webrtcbin.get ();
   g_signal_handlers_disconnect_by_data (webrtcbin, this);
-  // webrtcbin first: while the pipeline goes to PAUSED, its sinks hold the
-  // sender's queue thread in preroll, and stopping that queue would wait for
-  // it forever (a member leaving as the pipeline stops deadlocked).
+  // Nothing may flow into a webrtcbin that stops: a sink's branch would
+  // return FLUSHING to its tee, and the tee to the encoder, which would stop
+  // sending to every other peer for good.
+  host_.unlink_media (pc.media.get ());
+  // Then webrtcbin, before the rest: while the pipeline goes to PAUSED, its
+  // sinks hold the sender's queue thread in preroll, and stopping that queue
+  // would wait for it forever (a member leaving as the pipeline stops
+  // deadlocked).
   gst_element_set_locked_state (webrtcbin, TRUE);
   gst_element_set_state (webrtcbin, GST_STATE_NULL);
   host_.detach_media (webrtcbin, pc.media.get ());

@@ -53,6 +53,8 @@ public:
   // @offer is the peer's offer when answering it, nullptr when offering.
   virtual std::unique_ptr<PeerMedia> attach_media (GstElement * webrtcbin,
       const std::string & label, const GstSDPMessage * offer) = 0;
+  // Stops feeding @media's webrtcbin, before that webrtcbin stops.
+  virtual void unlink_media (PeerMedia *) {}
   // Removes what attach_media() added; the webrtcbin goes afterwards.
   virtual void detach_media (GstElement * webrtcbin, PeerMedia * media) = 0;
   // The peer's transport just connected (the sink asks for a key frame).

@@ -77,3 +77,16 @@ test('a p2pcallsrc joining while the page still holds one that vanished gets vid
   const [, width] = await waitOutput(second, /out\.GstPad:sink: caps = video\/x-raw.*width=\(int\)(\d+)/);
   assert.equal(Number(width), 640);
 });
+
+test('pages come and go one after another and each sees the p2pcallsink', async () => {
+  // A leaving viewer's branch once returned FLUSHING to the sink's tee, and
+  // the encoder stopped sending to everyone for good.
+  launch(`videotestsrc is-live=true ! video/x-raw,width=640,height=480,framerate=30/1 `
+    + `! p2pcallsink room=come-and-go peer-name=gst server=${wsUrl()}`);
+  for (let i = 0; i < 10; i++) {
+    const page = await openCall(browser, callUrl(server, 'come-and-go', { name: `Viewer ${i}` }));
+    await waitInPage(page, () => document.querySelector('#tiles .tile.remote video')?.videoWidth > 0,
+      undefined, 15000);
+    await page.context().close();
+  }
+});
