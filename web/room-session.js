@@ -27,6 +27,7 @@ import { summarizeStats } from './stats.js';
 
 const OFFER_WAIT_MS = 2000;
 const ORPHAN_GRACE_MS = 20000;
+const BYE_FLUSH_MS = 250;
 const STATS_INTERVAL_MS = 1000;
 
 const DataType = Object.freeze({ CHAT: 'chat', BYE: 'bye' });
@@ -216,7 +217,12 @@ export class RoomSession {
     // The other side closed its connection: it left, whatever the server says.
     pc.addEventListener('channel-close', () => this.#removeMember(member));
     pc.addEventListener('data', ({ detail }) => {
-      if (detail.type === DataType.BYE) member.leaving = true;
+      if (detail.type === DataType.BYE) {
+        member.leaving = true;
+        // The server may have said it left before this arrived: it is not
+        // coming back, so no grace period.
+        if (!member.peerId) this.#removeMember(member);
+      }
       if (detail.type === DataType.CHAT && typeof detail.text === 'string') {
         this.state.addChat({ from: String(detail.name || this.state.members.get(member.key)?.name || member.peerId), text: detail.text, own: false });
       }
@@ -240,8 +246,15 @@ export class RoomSession {
     if (!this.#members.has(member.key)) return;
     this.#members.delete(member.key);
     clearTimeout(member.graceTimer);
-    if (sayBye) member.pc?.sendData({ type: DataType.BYE });
-    member.pc?.close();
+    if (sayBye && member.pc?.sendData({ type: DataType.BYE })) {
+      // Closed a moment later: closing at once can drop the goodbye
+      // (Firefox does), and the others would keep our tile for a grace
+      // period, waiting for us to come back.
+      const pc = member.pc;
+      setTimeout(() => pc.close(), BYE_FLUSH_MS);
+    } else {
+      member.pc?.close();
+    }
     this.state.removeMember(member.key);
   }
 
