@@ -267,11 +267,14 @@ RoomSession::media_ready_changed ()
   post ([this] {
         if (!host_.media_ready ())
           return;
-        std::vector<std::string> ids;
-        ids.swap (deferred_offers_);
-        for (auto &id : ids)
-          if (PeerConnection *pc = find_by_id (id))
+        std::vector<std::pair<std::string, std::string>> waiting;
+        waiting.swap (deferred_offers_);
+        for (auto &[id, client_id] : waiting) {
+          if (find_by_id (id))
+            continue;
+          if (PeerConnection *pc = create_peer (id, client_id, {}, nullptr))
             create_offer (*pc);
+        }
       });
 }
 
@@ -403,14 +406,15 @@ RoomSession::resolve_join (const std::string &peer_id,
     pc->confirmed = true;
     return;
   }
-  // We were here first: we offer.
-  PeerConnection *pc = create_peer (peer_id, client_id, {}, nullptr);
-  if (!pc)
+  // We were here first: we offer. The peer connection gets its media when
+  // it is made, so it is made once every input has caps (a video input
+  // still without them would be left out of the offer for good).
+  if (!host_.media_ready ()) {
+    deferred_offers_.emplace_back (peer_id, client_id);
     return;
-  if (host_.media_ready ())
+  }
+  if (PeerConnection *pc = create_peer (peer_id, client_id, {}, nullptr))
     create_offer (*pc);
-  else
-    deferred_offers_.push_back (peer_id);
 }
 
 void
@@ -519,6 +523,9 @@ RoomSession::on_peer_left (const std::string &peer_id)
     g_source_unref (it->second);
     pending_joins_.erase (it);
   }
+  deferred_offers_.erase (std::remove_if (deferred_offers_.begin (),
+          deferred_offers_.end (), [&] (auto &d) { return d.first == peer_id; }),
+      deferred_offers_.end ());
   if (PeerConnection *pc = find_by_id (peer_id))
     remove_peer (pc, true);
 }

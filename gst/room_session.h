@@ -146,7 +146,8 @@ private:
   bool joined_before_ = false;
   std::map<std::string, GSource *> pending_joins_;      // by peer id
   std::map<std::string, std::string> known_client_ids_; // peer id -> clientId
-  std::vector<std::string> deferred_offers_;            // peer ids
+  // Newcomers to offer to once every input has caps: (peer id, clientId).
+  std::vector<std::pair<std::string, std::string>> deferred_offers_;
   GSource *grace_source_ = nullptr;
   guint next_key_ = 0;
 
