@@ -355,16 +355,6 @@ update_grid_pads (GstP2pcallSrc *self, Layout layout)
   }
 }
 
-static GstPadProbeReturn
-drop_when_ghost_unlinked (GstPad *, GstPadProbeInfo *info, gpointer ghost)
-{
-  if (!(GST_PAD_PROBE_INFO_TYPE (info) & (GST_PAD_PROBE_TYPE_BUFFER |
-              GST_PAD_PROBE_TYPE_BUFFER_LIST)))
-    return GST_PAD_PROBE_OK;
-  return gst_pad_is_linked (GST_PAD (ghost)) ? GST_PAD_PROBE_OK :
-      GST_PAD_PROBE_DROP;
-}
-
 // NULL -> READY in the grid layout: the mixers behind the always pads.
 static bool
 build_grid (GstP2pcallSrc *self)
@@ -389,7 +379,7 @@ build_grid (GstP2pcallSrc *self)
         std::pair {priv->audio_pad, priv->mixer->audio_output ()}}) {
     gst_ghost_pad_set_target (GST_GHOST_PAD (ghost), target);
     gst_pad_add_probe (target, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
-            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_when_ghost_unlinked, ghost,
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_when_unlinked, ghost,
         nullptr);
   }
   return true;
