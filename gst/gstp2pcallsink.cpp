@@ -40,6 +40,7 @@
  */
 #include "gstp2pcallsink.h"
 
+#include "call_member.h"
 #include "connection_settings.h"
 #include "dtls_certificate.h"
 #include "room_session.h"
@@ -163,13 +164,16 @@ struct SendStream {
   bool eos = false;
 };
 
-// What one peer gets: a queue and a payloader per stream after its tee.
+// What one peer gets: per stream after its tee, a queue and a payloader,
+// and the proxysink / proxysrc pair into the webrtcbin's pipeline.
 struct SinkPeerMedia : PeerMedia {
   struct Branch {
     GstElement *tee;
     GstPad *tee_pad;
     GstElement *queue;
     GstElement *payloader;
+    GstElement *proxysink;
+    GstElement *proxysrc;       // in the member's pipeline
   };
   std::vector<Branch> branches;
 };
@@ -191,8 +195,11 @@ struct GstP2pcallSinkPrivate {
   guint next_video_pad = 0;
   guint next_audio_pad = 0;
 
-  std::unique_ptr<RoomSessionHost> host;
-  std::unique_ptr<RoomSession> session;     // uses host: goes first
+  std::unique_ptr<MemberPart> host;
+  // Set from READY -> PAUSED to PAUSED -> READY; uses host.
+  std::mutex member_lock;
+  std::shared_ptr<CallMember> member;
+  Crossings crossings;
 };
 
 struct _GstP2pcallSink {
@@ -200,7 +207,14 @@ struct _GstP2pcallSink {
   GstP2pcallSinkPrivate *priv;
 };
 
-class SinkHost final : public RoomSessionHost {
+static std::shared_ptr<CallMember>
+get_member (GstP2pcallSink *self)
+{
+  std::lock_guard<std::mutex> lock (self->priv->member_lock);
+  return self->priv->member;
+}
+
+class SinkHost final : public MemberPart {
 public:
   explicit SinkHost (GstP2pcallSink *self) : self_ (self) {}
 
@@ -217,8 +231,10 @@ public:
   }
 
   std::unique_ptr<PeerMedia> attach_media (GstElement *webrtcbin,
-      const std::string &label, const GstSDPMessage *offer) override;
-  void detach_media (GstElement *webrtcbin, PeerMedia *media) override;
+      CallMember &member, const std::string &label,
+      const GstSDPMessage *offer, const MediaPlan &plan) override;
+  void detach_media (GstElement *webrtcbin, CallMember &member,
+      PeerMedia *media) override;
   void peer_connected (PeerMedia *media) override;
   void unlink_media (PeerMedia *media) override;
 
@@ -417,8 +433,8 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       if (s.tee == tee)
         s.codec = codec;
   }
-  if (priv->session)
-    priv->session->media_ready_changed ();
+  if (auto member = get_member (self))
+    member->media_ready_changed ();
   return GST_PAD_PROBE_REMOVE;
 }
 
@@ -542,30 +558,13 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   gst_clear_object (&tee);
 }
 
-// A sink receives nothing, but another sender in the room offers it media
-// all the same (its answer cannot drop m-lines). Such streams are dropped
-// here: unlinked, they would stop the pipeline with not-linked.
-static GstPadProbeReturn
-drop_buffers (GstPad *, GstPadProbeInfo *, gpointer)
-{
-  return GST_PAD_PROBE_DROP;
-}
-
-static void
-on_received_pad (GstElement *, GstPad *pad, gpointer)
-{
-  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC)
-    gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
-            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_buffers, nullptr, nullptr);
-}
-
 std::unique_ptr<PeerMedia>
-SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
-    const GstSDPMessage *offer)
+SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
+    const std::string &label, const GstSDPMessage *offer,
+    const MediaPlan &plan)
 {
-  g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_received_pad),
-      nullptr);
   GstP2pcallSinkPrivate *priv = self_->priv;
+  GstBin *peer_bin = member.peer_bin ();
   struct Input {
     std::unique_ptr<GstElement, ObjectUnref> tee;
     const Codec *codec;
@@ -615,32 +614,45 @@ SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
       gst_util_set_object_arg (G_OBJECT (pay), "aggregate-mode",
           "zero-latency");
     }
-    gst_bin_add_many (GST_BIN (self_), queue, pay, nullptr);
-    gst_element_link (queue, pay);
+    GstElement *proxysink = make ("proxysink");
+    GstElement *proxysrc = make ("proxysrc");
+    g_object_set (proxysrc, "proxysink", proxysink, nullptr);
+    gst_bin_add_many (GST_BIN (self_), queue, pay, proxysink, nullptr);
+    gst_element_link_many (queue, pay, proxysink, nullptr);
+    gst_bin_add (peer_bin, proxysrc);
 
     g_autoptr (GstCaps) caps = rtp_caps (*in.codec, pt);
     GstPadTemplate *templ = gst_element_get_pad_template (webrtcbin,
         "sink_%u");
     g_autoptr (GstPad) wb_pad = gst_element_request_pad (webrtcbin, templ,
         nullptr, caps);
-    g_autoptr (GstPad) pay_src = gst_element_get_static_pad (pay, "src");
-    gst_pad_link (pay_src, wb_pad);
+    g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (proxysrc,
+        "src");
+    priv->crossings.add (proxy_src, Crossings::kIntoMember,
+        GST_ELEMENT (self_), member);
+    gst_pad_link (proxy_src, wb_pad);
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_object_get (wb_pad, "transceiver", &trans, nullptr);
     if (trans) {
-      g_object_set (trans, "direction",
+      // Both ways when the member has a p2pcallsrc too: what the peer sends
+      // back comes out of this transceiver.
+      g_object_set (trans, "direction", plan.receive ?
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV :
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
           "codec-preferences", caps, nullptr);
       gst_object_unref (trans);
     }
 
+    gst_element_sync_state_with_parent (proxysrc);
+    gst_element_sync_state_with_parent (proxysink);
     gst_element_sync_state_with_parent (pay);
     gst_element_sync_state_with_parent (queue);
     GstPad *tee_pad = gst_element_request_pad_simple (in.tee.get (),
         "src_%u");
     g_autoptr (GstPad) queue_sink = gst_element_get_static_pad (queue, "sink");
     gst_pad_link (tee_pad, queue_sink);
-    media->branches.push_back ({in.tee.release (), tee_pad, queue, pay});
+    media->branches.push_back ({in.tee.release (), tee_pad, queue, pay,
+          proxysink, proxysrc});
   }
   return media;
 }
@@ -661,14 +673,21 @@ SinkHost::unlink_media (PeerMedia *media)
 }
 
 void
-SinkHost::detach_media (GstElement *, PeerMedia *media)
+SinkHost::detach_media (GstElement *, CallMember &member, PeerMedia *media)
 {
+  GstBin *peer_bin = member.peer_bin ();
   auto sink_media = static_cast<SinkPeerMedia *> (media);
   if (!sink_media)
     return;
   unlink_media (media);
   for (auto &b : sink_media->branches) {
-    for (GstElement *e : {b.queue, b.payloader}) {
+    g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (b.proxysrc,
+        "src");
+    self_->priv->crossings.remove (proxy_src);
+    gst_element_set_locked_state (b.proxysrc, TRUE);
+    gst_element_set_state (b.proxysrc, GST_STATE_NULL);
+    gst_bin_remove (peer_bin, b.proxysrc);
+    for (GstElement *e : {b.queue, b.payloader, b.proxysink}) {
       gst_element_set_locked_state (e, TRUE);
       gst_element_set_state (e, GST_STATE_NULL);
       gst_bin_remove (GST_BIN (self_), e);
@@ -699,8 +718,6 @@ gst_p2pcall_sink_init (GstP2pcallSink *self)
   self->priv = new GstP2pcallSinkPrivate ();
   self->priv->config.server = kDefaultServer;
   self->priv->host = std::make_unique<SinkHost> (self);
-  self->priv->session = std::make_unique<RoomSession> (GST_ELEMENT (self),
-      *self->priv->host, gst_p2pcall_sink_debug);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
 }
 
@@ -708,7 +725,7 @@ static void
 gst_p2pcall_sink_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SINK (object);
-  self->priv->session.reset ();
+  CallMember::detach (std::move (self->priv->member), CallMember::kSender);
   for (SendStream &s : self->priv->streams) {
     gst_object_unref (s.entry);
     gst_object_unref (s.tee);
@@ -745,7 +762,9 @@ gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSinkPrivate *priv = self->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    g_value_take_boxed (value, priv->session->stats ());
+    auto member = get_member (self);
+    g_value_take_boxed (value, member ? member->stats () :
+        gst_structure_new_empty ("application/x-p2pcall-stats"));
     return;
   }
   std::lock_guard<std::mutex> lock (priv->settings_lock);
@@ -779,7 +798,8 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
         codec == VIDEO_CODEC_VP9 ? "vp9enc" : "vp8enc";
     if (!check_factories (element, {"webrtcbin", "nicesrc", "tee", "queue",
                 "capsfilter", "videoconvert", encoder, "audioconvert",
-                "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay"}))
+                "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay",
+                "proxysink", "proxysrc"}))
       return GST_STATE_CHANGE_FAILURE;
     prepare_dtls_certificate ();
   }
@@ -796,16 +816,36 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
       for (SendStream &s : priv->streams)
         s.eos = false;
     }
-    priv->session->start (config);
+    std::string error;
+    auto member = CallMember::attach (element, CallMember::kSender,
+        *priv->host, config, gst_p2pcall_sink_debug, &error);
+    if (!member) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()),
+          (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    std::lock_guard<std::mutex> lock (priv->member_lock);
+    priv->member = std::move (member);
   }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
+    if (auto member = get_member (self))
+      priv->crossings.update (element, *member);
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    priv->session->stop ();
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    std::shared_ptr<CallMember> member;
+    {
+      std::lock_guard<std::mutex> lock (priv->member_lock);
+      member = priv->member;
+    }
+    CallMember::detach (member, CallMember::kSender);
+    std::lock_guard<std::mutex> lock (priv->member_lock);
+    priv->member.reset ();
+  }
   return ret;
 }
 

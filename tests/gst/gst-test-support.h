@@ -311,6 +311,29 @@ join_streaming_threads ()
   gst_task_cleanup_all ();
 }
 
+// The peers a p2pcallsink / p2pcallsrc has a connection with, from its
+// stats; calls @fn with each peer's statistics.
+template <typename F>
+guint
+for_each_peer (GstElement *element, F fn)
+{
+  GstStructure *stats = nullptr;
+  g_object_get (element, "stats", &stats, nullptr);
+  guint n = stats ? gst_structure_n_fields (stats) : 0;
+  for (guint i = 0; i < n; i++)
+    fn (gst_value_get_structure (gst_structure_get_value (stats,
+                gst_structure_nth_field_name (stats, i))));
+  if (stats)
+    gst_structure_free (stats);
+  return n;
+}
+
+inline guint
+peer_count (GstElement *element)
+{
+  return for_each_peer (element, [] (const GstStructure *) {});
+}
+
 inline guint
 count_elements (GstElement *bin, const char *factory_name)
 {

@@ -109,7 +109,7 @@ GST_START_TEST (test_sink_to_src)
   sender.poll ();
   viewer.poll ();
   fail_unless (sender.errors.empty () && viewer.errors.empty ());
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
 
   // One peer in the stats, connected.
   GstStructure *stats = nullptr;
@@ -129,7 +129,7 @@ GST_START_TEST (test_sink_to_src)
     fail_unless (r.eos, "no EOS on %s", r.pad_name.c_str ());
   GstElement *src = viewer.get ("src");
   fail_unless_equals_int (src->numsrcpads, 0);
-  fail_unless_equals_int (count_elements (src, "webrtcbin"), 0);
+  fail_unless_equals_int (peer_count (src), 0);
 }
 GST_END_TEST;
 
@@ -155,7 +155,7 @@ GST_START_TEST (test_three_members)
       "first viewer got nothing");
   fail_unless (wait_for ([&] { return receiver2.has_media (1, 1); }),
       "second viewer got nothing");
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 2);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 2);
   // Encoded once for every viewer.
   fail_unless_equals_int (count_elements (sender.get ("sink"), "vp8enc"), 1);
   fail_unless_equals_int (count_elements (sender.get ("sink"), "opusenc"), 1);
@@ -163,7 +163,7 @@ GST_START_TEST (test_three_members)
   viewer2.reset ();
   fail_unless (wait_for ([&] { return sender.count ("p2pcall-peer-left"); }),
       "the sink did not see the viewer leave");
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
   // The viewers were connected to each other too: that one is gone as well.
   fail_unless (wait_for ([&] { return viewer1.count ("p2pcall-peer-left"); }));
   guint before = 0;
@@ -299,7 +299,7 @@ GST_START_TEST (test_server_restart)
   // Past the wait for a rejoining peer's clientId.
   g_usleep (1500 * 1000);
   fail_unless_equals_int (receiver.snapshot ().size (), 2);
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
   fail_unless_equals_int (sender.count ("p2pcall-peer-joined"), 1);
   fail_unless_equals_int (sender.count ("p2pcall-peer-left"), 0);
   sender.poll ();
