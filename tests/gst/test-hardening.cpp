@@ -71,26 +71,6 @@ free_udp_port ()
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
-// Starts a child that dies with the test, even when an assertion aborts it.
-GSubprocess *
-spawn_child (const std::vector<std::string> &args, GSubprocessFlags flags)
-{
-  std::vector<const char *> argv;
-  for (const std::string &a : args)
-    argv.push_back (a.c_str ());
-  argv.push_back (nullptr);
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
-  g_subprocess_launcher_set_child_setup (launcher, +[] (gpointer) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-      }, nullptr, nullptr);
-  g_autoptr (GError) err = nullptr;
-  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv.data (),
-      &err);
-  fail_unless (proc != nullptr, "cannot start %s: %s", argv[0],
-      err ? err->message : "?");
-  return proc;
-}
-
 // TURN REST credentials as coturn's use-auth-secret checks them.
 std::string
 turn_password (const std::string &secret, const std::string &username)
@@ -171,33 +151,6 @@ private:
 
 // Another member of the room in a process of its own (gst-launch-1.0), to be
 // killed or frozen.
-class MemberProcess {
-public:
-  explicit MemberProcess (const std::string &description)
-  {
-    g_auto (GStrv) args = nullptr;
-    fail_unless (g_shell_parse_argv (description.c_str (), nullptr, &args,
-            nullptr));
-    std::vector<std::string> argv = {"gst-launch-1.0"};
-    for (char **a = args; *a; a++)
-      argv.push_back (*a);
-    proc_ = spawn_child (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  }
-
-  ~MemberProcess ()
-  {
-    g_subprocess_send_signal (proc_, SIGCONT);
-    g_subprocess_send_signal (proc_, SIGKILL);
-    g_subprocess_wait (proc_, nullptr, nullptr);
-    g_object_unref (proc_);
-  }
-
-  void send_signal (int signum) { g_subprocess_send_signal (proc_, signum); }
-
-private:
-  GSubprocess *proc_ = nullptr;
-};
-
 // The types of local candidate (host, srflx, relay) each peer connection
 // of a p2pcallsink / p2pcallsrc gathered, from its stats.
 std::vector<std::string>
