@@ -16,6 +16,11 @@
  * The member already in the room offers to a newcomer; a p2pcallsink that
  * joins after others answers their offers with the payload types they chose.
  *
+ * With a p2pcallsrc of the same #GstP2pcallSink:server, #GstP2pcallSink:room
+ * and #GstP2pcallSink:peer-name in the same process (in this pipeline or
+ * another), the two are one member of the room: one signalling connection
+ * and one peer connection per remote member, carrying both directions.
+ *
  * Bus element messages (all with string fields peer-id, client-id and label,
  * the peer's id when its connection was made):
  * - `p2pcall-joined`: room-id, peer-id (ours), client-id (ours), rejoin
@@ -37,6 +42,10 @@
  * gst-launch-1.0 v4l2src ! videoconvert ! p2pcallsink name=s room=myroom \
  *     server=wss://call.example.com/ws autoaudiosrc ! s.
  * ]| sends a camera and a microphone.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! p2pcallsink room=myroom peer-name=alice \
+ *     p2pcallsrc room=myroom peer-name=alice ! videoconvert ! autovideosink
+ * ]| is a two-way call: alice sends her camera and sees everyone else.
  */
 #include "gstp2pcallsink.h"
 

@@ -3,8 +3,11 @@
  * @title: p2pcallsrc
  * @see_also: p2pcallsink, webrtcbin
  *
- * Joins a p2pcall room as a member that sends nothing and outputs what the
- * other members send, decoded, in one of two layouts:
+ * Joins a p2pcall room and outputs what the other members send, decoded, in
+ * one of two layouts. Alone it is a member that sends nothing; with a
+ * p2pcallsink of the same server, room and peer-name in the same process,
+ * the two are one member that sends and receives on one peer connection per
+ * remote member. The layouts:
  *
  * - `layout=grid`: two always pads. `video` carries every remote camera
  *   composited into an adaptive grid of `grid-width` × `grid-height` at
