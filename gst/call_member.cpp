@@ -199,6 +199,12 @@ CallMember::media_ready_changed ()
   session_->media_ready_changed ();
 }
 
+void
+CallMember::media_changed ()
+{
+  session_->run_sync ([] {}, true);
+}
+
 GstStructure *
 CallMember::stats ()
 {

@@ -64,6 +64,9 @@ public:
 
   // A part's media_ready() may have turned true.
   void media_ready_changed ();
+  // A part's inputs changed (a pad added or removed): connections start
+  // over with what the member has now.
+  void media_changed ();
   GstStructure *stats ();
   // @element's running time minus the member pipeline's, now: add it to
   // what goes from the member pipeline into @element's, subtract it the

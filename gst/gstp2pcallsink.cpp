@@ -537,6 +537,9 @@ gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   gst_pad_set_active (ghost, TRUE);
   gst_element_add_pad (element, ghost);
   GST_DEBUG_OBJECT (self, "new input %s", stream.pad_name.c_str ());
+  // In a call already: the peers get the new input once it has caps.
+  if (auto member = get_member (self))
+    member->media_changed ();
   return ghost;
 }
 
@@ -557,6 +560,9 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
       }
   }
   gst_element_remove_pad (element, pad);
+  // In a call: the peers stop getting it.
+  if (auto member = get_member (self))
+    member->media_changed ();
   // The chain between entry and tee stays until the bin goes: peers still
   // hold branches of the tee. When the bin is disposed, it is gone already.
   if (entry && GST_OBJECT_PARENT (entry) == GST_OBJECT (self)) {

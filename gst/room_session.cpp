@@ -110,6 +110,7 @@ struct RoomSession::PeerConnection {
   std::unique_ptr<PeerMedia> media;
   bool remote_description_set = false;
   std::string remote_session_id;        // o= of the peer's descriptions
+  bool media_complete = true;   // made when every input had caps
   bool confirmed = true;        // seen again since the last rejoin
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
   std::vector<std::pair<unsigned, std::string>> pending_candidates;
@@ -334,6 +335,21 @@ RoomSession::media_ready_changed ()
           return;
         std::vector<std::pair<std::string, std::string>> waiting;
         waiting.swap (deferred_offers_);
+        // An answer made while an input had no caps yet left it out: that
+        // connection starts over now, with everything.
+        std::vector<PeerConnection *> incomplete;
+        {
+          std::lock_guard<std::mutex> lock (peers_lock_);
+          for (auto &[key, pc] : peers_)
+            if (!pc->media_complete)
+              incomplete.push_back (pc.get ());
+        }
+        for (PeerConnection *pc : incomplete) {
+          GST_INFO_OBJECT (log_object_, "offering %s anew with every input",
+              pc->remote_id.c_str ());
+          waiting.emplace_back (pc->remote_id, pc->client_id);
+          remove_peer (pc, true);
+        }
         for (auto &[id, client_id] : waiting) {
           if (find_by_id (id))
             continue;
@@ -744,6 +760,7 @@ RoomSession::create_peer (const std::string &remote_id,
   pc->client_id = client_id;
   pc->name = name;
   pc->label = remote_id;
+  pc->media_complete = host_.media_ready ();
   pc->webrtcbin.reset (GST_ELEMENT (gst_object_ref_sink (webrtcbin)));
   configure_webrtcbin (webrtcbin);
 

@@ -465,6 +465,58 @@ GST_START_TEST (test_shared_same_kind)
 }
 GST_END_TEST;
 
+// An input added to a p2pcallsink in a call reaches the peers.
+GST_START_TEST (test_pad_added_mid_call)
+{
+  ServerProcess server;
+  Pipeline viewer (src_pipeline (server.url (), "late-pad"));
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  Pipeline sender ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink room=late-pad "
+      "server=" + server.url ());
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }));
+
+  GstElement *audio = gst_element_factory_make ("audiotestsrc", nullptr);
+  g_object_set (audio, "is-live", TRUE, nullptr);
+  gst_bin_add (GST_BIN (sender.pipeline_), audio);
+  fail_unless (gst_element_link_pads (audio, "src", sender.get ("sink"),
+          "audio_%u"));
+  gst_element_sync_state_with_parent (audio);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 1); }),
+      "the audio added mid-call did not arrive");
+  // And the video still does, on the new connection.
+  fail_unless (wait_for ([&] { return receiver.has_media (2, 1); }));
+  sender.poll ();
+  viewer.poll ();
+  fail_unless (sender.errors.empty () && viewer.errors.empty ());
+}
+GST_END_TEST;
+
+// A p2pcallsink that answers before one of its inputs has caps sends that
+// input too once the caps come.
+GST_START_TEST (test_input_late_caps)
+{
+  ServerProcess server;
+  // The viewer is in the room first: it offers, the sink answers at once.
+  Pipeline viewer (src_pipeline (server.url (), "late-caps"));
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return viewer.count ("p2pcall-joined"); }));
+  Pipeline sender ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink room=late-caps "
+      "server=" + server.url () + " audiotestsrc is-live=true ! "
+      "valve name=valve drop=true ! sink.");
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }),
+      "no video while the audio input had no caps");
+  g_object_set (sender.get ("valve"), "drop", FALSE, nullptr);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 1); }),
+      "the audio whose caps came late did not arrive");
+}
+GST_END_TEST;
+
 static Suite *
 p2pcall_suite (void)
 {
@@ -485,6 +537,8 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_shared_two_processes);
   tcase_add_test (tc, test_shared_start_stop);
   tcase_add_test (tc, test_shared_same_kind);
+  tcase_add_test (tc, test_pad_added_mid_call);
+  tcase_add_test (tc, test_input_late_caps);
   return s;
 }
 
