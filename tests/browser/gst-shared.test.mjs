@@ -57,14 +57,11 @@ test('two-way gst-launch members: one tile each in the page, media both ways', a
     await screenshot(page, 'gst-shared-two-members');
 
     // Carol comes after the page: the page offers to her.
-    const t0 = Date.now();
     const carol = member('carol', 176, 144);
     await waitOutput(carol, pageCamera);
-    console.log('carol got the page after', Date.now() - t0);
     await waitInPage(page, () => [...document.querySelectorAll('#tiles .tile.remote video')]
       .filter((v) => v.videoWidth > 0).length === 3);
     assert.deepEqual(await playingTiles(page), { alice: 352, bob: 320, carol: 176 });
-    console.log('three tiles after', Date.now() - t0);
   } finally {
     await page.context().close();
   }
