@@ -86,10 +86,11 @@ CallMember::CallMember (const std::string &key, const SessionConfig &config,
 
 CallMember::~CallMember ()
 {
-  session_.reset ();
-  gst_element_set_state (pipeline_, GST_STATE_NULL);
+  session_->stop ();
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
   gst_bus_set_sync_handler (bus, nullptr, nullptr, nullptr);
+  session_.reset ();
+  gst_element_set_state (pipeline_, GST_STATE_NULL);
   gst_object_unref (pipeline_);
   for (Part &p : parts_)
     gst_clear_object (&p.element);
@@ -214,7 +215,8 @@ CallMember::media_ready_changed ()
 void
 CallMember::media_changed ()
 {
-  session_->run_sync ([] {}, true);
+  std::lock_guard<std::mutex> lock (registry_lock);
+  session_->run_sync ([] {}, joined_);
 }
 
 GstStructure *

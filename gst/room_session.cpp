@@ -135,12 +135,12 @@ RoomSession::~RoomSession ()
   stop ();
 }
 
-void
+bool
 RoomSession::post (std::function<void ()> fn)
 {
   std::lock_guard<std::mutex> lock (context_lock_);
   if (!context_)
-    return;
+    return false;
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, +[] (gpointer data) -> gboolean {
@@ -151,6 +151,7 @@ RoomSession::post (std::function<void ()> fn)
       });
   g_source_attach (source, context_);
   g_source_unref (source);
+  return true;
 }
 
 // On the session thread only. The returned source is owned by the caller,
@@ -286,12 +287,16 @@ RoomSession::run_sync (std::function<void ()> change, bool renegotiate)
   std::mutex lock;
   std::condition_variable cond;
   bool done = false;
-  post ([&] {
+  bool posted = post ([&] {
         renegotiate ? renegotiate_all (change) : change ();
         std::lock_guard<std::mutex> guard (lock);
         done = true;
         cond.notify_one ();
       });
+  if (!posted) {
+    change ();
+    return;
+  }
   std::unique_lock<std::mutex> guard (lock);
   cond.wait (guard, [&] { return done; });
 }

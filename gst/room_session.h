@@ -99,7 +99,8 @@ public:
 private:
   struct PeerConnection;
 
-  void post (std::function<void ()> fn);
+  // False when the session is not running (@fn was dropped).
+  bool post (std::function<void ()> fn);
   GSource *post_later (guint ms, std::function<void ()> fn);
   SignallingEvents events ();
 
