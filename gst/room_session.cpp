@@ -209,11 +209,11 @@ RoomSession::start (const SessionConfig &config)
   }
   signalling_ = make_signalling ();
   thread_ = std::thread ([this] {
-        thread_id_ = std::this_thread::get_id ();
         g_main_context_push_thread_default (context_);
         g_main_loop_run (loop_);
         g_main_context_pop_thread_default (context_);
       });
+  thread_id_ = thread_.get_id ();
   post ([this] {
         signalling_->start ({config_.server, config_.room, config_.peer_name,
               config_.token, config_.ca_file}, context_, events ());
