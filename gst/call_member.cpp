@@ -374,6 +374,57 @@ CallMember::peer_connected (PeerMedia *peer_media)
 
 // ---------------------------------------------------------------------------
 
+bool
+MemberSlot::attach (GstElement *element, const SessionConfig &config,
+    GstDebugCategory *category)
+{
+  std::string error;
+  auto member = CallMember::attach (element, kind_, *part_, config, category,
+      &error);
+  if (!member) {
+    GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS, ("%s", error.c_str ()),
+        (nullptr));
+    return false;
+  }
+  std::lock_guard<std::mutex> lock (lock_);
+  member_ = std::move (member);
+  return true;
+}
+
+void
+MemberSlot::playing (GstElement *element)
+{
+  if (auto m = member ()) {
+    crossings.update (element, *m);
+    m->join ();
+  }
+}
+
+void
+MemberSlot::detach ()
+{
+  // The member calls into the part while it detaches: member_ stays set
+  // until then, for the part's calls to member().
+  CallMember::detach (member (), kind_);
+  std::lock_guard<std::mutex> lock (lock_);
+  member_.reset ();
+}
+
+std::shared_ptr<CallMember>
+MemberSlot::member ()
+{
+  std::lock_guard<std::mutex> lock (lock_);
+  return member_;
+}
+
+GstStructure *
+MemberSlot::stats ()
+{
+  auto m = member ();
+  return m ? m->stats () :
+      gst_structure_new_empty ("application/x-p2pcall-stats");
+}
+
 GstElement *
 make_crossing_proxysrc (GstClockTime max_time)
 {

@@ -136,4 +136,34 @@ private:
   std::vector<std::pair<GstPad *, Direction>> pads_;      // reffed
 };
 
+// An element's side of its member: the part it supplies, the member it is
+// a part of from READY -> PAUSED to PAUSED -> READY, and the crossings of
+// its media. p2pcallsink and p2pcallsrc go through their states with it.
+class MemberSlot {
+public:
+  MemberSlot (CallMember::PartKind kind, std::unique_ptr<MemberPart> part)
+    : kind_ (kind), part_ (std::move (part)) {}
+  ~MemberSlot () { detach (); }
+
+  // READY -> PAUSED. Posts an error naming the element and returns false
+  // when the member refuses it.
+  bool attach (GstElement * element, const SessionConfig & config,
+      GstDebugCategory * category);
+  // PAUSED -> PLAYING: offsets follow the new base time; joins the room.
+  void playing (GstElement * element);
+  // PAUSED -> READY.
+  void detach ();
+
+  std::shared_ptr<CallMember> member ();
+  // The member's stats, empty when there is none.
+  GstStructure *stats ();
+  Crossings crossings;
+
+private:
+  const CallMember::PartKind kind_;
+  std::unique_ptr<MemberPart> part_;
+  std::mutex lock_;             // guards member_
+  std::shared_ptr<CallMember> member_;
+};
+
 }  // namespace p2pcall

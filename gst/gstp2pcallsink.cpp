@@ -215,24 +215,13 @@ struct GstP2pcallSinkPrivate {
   guint next_video_pad = 0;
   guint next_audio_pad = 0;
 
-  std::unique_ptr<MemberPart> host;
-  // Set from READY -> PAUSED to PAUSED -> READY; uses host.
-  std::mutex member_lock;
-  std::shared_ptr<CallMember> member;
-  Crossings crossings;
+  std::unique_ptr<MemberSlot> slot;
 };
 
 struct _GstP2pcallSink {
   GstBin parent;
   GstP2pcallSinkPrivate *priv;
 };
-
-static std::shared_ptr<CallMember>
-get_member (GstP2pcallSink *self)
-{
-  std::lock_guard<std::mutex> lock (self->priv->member_lock);
-  return self->priv->member;
-}
 
 class SinkHost final : public MemberPart {
 public:
@@ -453,7 +442,7 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       if (s.tee == tee)
         s.codec = codec;
   }
-  if (auto member = get_member (self))
+  if (auto member = self->priv->slot->member ())
     member->media_ready_changed ();
   return GST_PAD_PROBE_REMOVE;
 }
@@ -549,7 +538,7 @@ gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   gst_element_add_pad (element, ghost);
   GST_DEBUG_OBJECT (self, "new input %s", stream.pad_name.c_str ());
   // In a call already: the peers get the new input once it has caps.
-  if (auto member = get_member (self))
+  if (auto member = self->priv->slot->member ())
     member->media_changed ();
   return ghost;
 }
@@ -572,7 +561,7 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   }
   gst_element_remove_pad (element, pad);
   // In a call: the peers stop getting it.
-  if (auto member = get_member (self))
+  if (auto member = self->priv->slot->member ())
     member->media_changed ();
   // The chain between entry and tee stays until the bin goes: peers still
   // hold branches of the tee. When the bin is disposed, it is gone already.
@@ -686,7 +675,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
         nullptr, caps);
     g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (proxysrc,
         "src");
-    priv->crossings.add (proxy_src, Crossings::kIntoMember,
+    priv->slot->crossings.add (proxy_src, Crossings::kIntoMember,
         GST_ELEMENT (self_), member);
     gst_pad_link (proxy_src, wb_pad);
     GstWebRTCRTPTransceiver *trans = nullptr;
@@ -751,7 +740,7 @@ SinkHost::detach_media (GstElement *webrtcbin, CallMember &member,
     }
     g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (b.proxysrc,
         "src");
-    self_->priv->crossings.remove (proxy_src);
+    self_->priv->slot->crossings.remove (proxy_src);
     gst_element_set_locked_state (b.proxysrc, TRUE);
     gst_element_set_state (b.proxysrc, GST_STATE_NULL);
     gst_bin_remove (peer_bin, b.proxysrc);
@@ -785,7 +774,8 @@ gst_p2pcall_sink_init (GstP2pcallSink *self)
 {
   self->priv = new GstP2pcallSinkPrivate ();
   self->priv->config.server = kDefaultServer;
-  self->priv->host = std::make_unique<SinkHost> (self);
+  self->priv->slot = std::make_unique<MemberSlot> (CallMember::kSender,
+      std::make_unique<SinkHost> (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
 }
 
@@ -793,7 +783,7 @@ static void
 gst_p2pcall_sink_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SINK (object);
-  CallMember::detach (std::move (self->priv->member), CallMember::kSender);
+  self->priv->slot.reset ();
   for (SendStream &s : self->priv->streams) {
     gst_object_unref (s.entry);
     gst_object_unref (s.tee);
@@ -830,9 +820,7 @@ gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSinkPrivate *priv = self->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    auto member = get_member (self);
-    g_value_take_boxed (value, member ? member->stats () :
-        gst_structure_new_empty ("application/x-p2pcall-stats"));
+    g_value_take_boxed (value, priv->slot->stats ());
     return;
   }
   std::lock_guard<std::mutex> lock (priv->settings_lock);
@@ -884,38 +872,19 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
       for (SendStream &s : priv->streams)
         s.eos = false;
     }
-    std::string error;
-    auto member = CallMember::attach (element, CallMember::kSender,
-        *priv->host, config, gst_p2pcall_sink_debug, &error);
-    if (!member) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()),
-          (nullptr));
+    if (!priv->slot->attach (element, config, gst_p2pcall_sink_debug))
       return GST_STATE_CHANGE_FAILURE;
-    }
-    std::lock_guard<std::mutex> lock (priv->member_lock);
-    priv->member = std::move (member);
   }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
-    if (auto member = get_member (self)) {
-      priv->crossings.update (element, *member);
-      member->join ();
-    }
+    priv->slot->playing (element);
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    std::shared_ptr<CallMember> member;
-    {
-      std::lock_guard<std::mutex> lock (priv->member_lock);
-      member = priv->member;
-    }
-    CallMember::detach (member, CallMember::kSender);
-    std::lock_guard<std::mutex> lock (priv->member_lock);
-    priv->member.reset ();
-  }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    priv->slot->detach ();
   return ret;
 }
 
