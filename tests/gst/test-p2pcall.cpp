@@ -166,15 +166,8 @@ GST_START_TEST (test_three_members)
   fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
   // The viewers were connected to each other too: that one is gone as well.
   fail_unless (wait_for ([&] { return viewer1.count ("p2pcall-peer-left"); }));
-  guint before = 0;
-  for (const Received &r : receiver1.snapshot ())
-    before += r.buffers;
-  fail_unless (wait_for ([&] {
-            guint now = 0;
-            for (const Received &r : receiver1.snapshot ())
-              now += r.buffers;
-            return now > before + 10;
-          }), "the first viewer stopped receiving");
+  fail_unless (receiver1.keeps_receiving (10),
+      "the first viewer stopped receiving");
 }
 GST_END_TEST;
 
@@ -271,14 +264,7 @@ GST_START_TEST (test_server_restart)
                 viewer.count ("p2pcall-signalling-lost");
           }));
   // No server at all, and the picture keeps coming.
-  auto frames = [&] {
-    guint n = 0;
-    for (const Received &r : receiver.snapshot ())
-      n += r.audio ? 0 : r.buffers;
-    return n;
-  };
-  guint while_down = frames ();
-  fail_unless (wait_for ([&] { return frames () > while_down + 15; }),
+  fail_unless (receiver.keeps_receiving (15, true),
       "no video while the server was down");
   server = std::make_unique<ServerProcess> (port);
   fail_unless (wait_for ([&] {
@@ -287,15 +273,7 @@ GST_START_TEST (test_server_restart)
           }), "did not rejoin");
 
   // Media keeps flowing on the same connection: no new pads, no new peer.
-  guint before = 0;
-  for (const Received &r : receiver.snapshot ())
-    before += r.buffers;
-  fail_unless (wait_for ([&] {
-            guint now = 0;
-            for (const Received &r : receiver.snapshot ())
-              now += r.buffers;
-            return now > before + 20;
-          }));
+  fail_unless (receiver.keeps_receiving (20));
   // Past the wait for a rejoining peer's clientId.
   g_usleep (1500 * 1000);
   fail_unless_equals_int (receiver.snapshot ().size (), 2);
@@ -417,15 +395,8 @@ GST_START_TEST (test_shared_start_stop)
 
   // Her sending part stops: she keeps receiving.
   alice_send.reset ();
-  guint before = 0;
-  for (const Received &r : alice_view.snapshot ())
-    before += r.buffers;
-  fail_unless (wait_for ([&] {
-            guint now = 0;
-            for (const Received &r : alice_view.snapshot ())
-              now += r.buffers;
-            return now > before + 30;
-          }), "alice stopped receiving when her p2pcallsink stopped");
+  fail_unless (alice_view.keeps_receiving (30),
+      "alice stopped receiving when her p2pcallsink stopped");
   fail_unless_equals_int (server.health ("members"), 2);
 
   // And it comes back: bob sees her again.
