@@ -194,10 +194,11 @@ export class PeerConnection extends EventTarget {
     else this.#send(buildCandidate(candidate, this.remoteId));
   }
 
-  // An offer of ours is out in a renegotiation: new candidates then mean new
-  // ICE credentials, a restart.
+  // An offer of ours with new ICE credentials is out.
   #restartPending() {
-    return this.#pc.signalingState === 'have-local-offer' && this.#pc.currentRemoteDescription !== null;
+    const pc = this.#pc;
+    return pc.signalingState === 'have-local-offer' && pc.currentLocalDescription !== null &&
+      iceUfrag(pc.pendingLocalDescription?.sdp) !== iceUfrag(pc.currentLocalDescription.sdp);
   }
 
   // Sends the held candidates of the credentials in use; those of an offer
@@ -256,6 +257,10 @@ export class PeerConnection extends EventTarget {
       }
     };
   }
+}
+
+function iceUfrag(sdp) {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp ?? '')?.[1];
 }
 
 // @sdp without its candidate lines (they go out trickled instead).
