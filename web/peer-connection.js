@@ -110,6 +110,7 @@ export class PeerConnection extends EventTarget {
         (this.#makingOffer || this.#pc.signalingState !== 'stable');
       this.#ignoreOffer = !this.#polite && collision;
       if (this.#ignoreOffer) return;
+      const remoteUfrag = iceUfrag(this.#pc.currentRemoteDescription?.sdp);
       await this.#pc.setRemoteDescription(description);
       if (description.type === 'offer') {
         this.#sendOnOfferedTransceivers();
@@ -117,7 +118,10 @@ export class PeerConnection extends EventTarget {
         this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
         // A restart offer of ours was rolled back: nothing to wait for.
         if (this.#holdingCandidates) this.#releaseCandidates({ rolledBack: true });
-      } else if (this.#holdingCandidates && /^a=candidate:/m.test(description.sdp)) {
+      } else if (this.#holdingCandidates &&
+        (/^a=candidate:/m.test(description.sdp) || iceUfrag(description.sdp) === remoteUfrag)) {
+        // Its candidates are in the answer, or it kept its credentials and
+        // none is coming (webrtcbin answers a restart without restarting).
         this.#releaseCandidates();
       }
     });
