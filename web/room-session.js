@@ -306,9 +306,13 @@ export class RoomSession {
 
   async #pollStats() {
     for (const member of this.#members.values()) {
-      if (!member.pc || member.pc.connectionState !== 'connected') continue;
+      const { pc } = member;
+      if (!pc || pc.connectionState !== 'connected') continue;
       try {
-        member.stats = summarizeStats(await member.pc.getStats(), member.stats);
+        const report = await pc.getStats();
+        // It left meanwhile: setting its health would bring its tile back.
+        if (this.#members.get(member.key) !== member || member.pc !== pc) continue;
+        member.stats = summarizeStats(report, member.stats);
         this.state.setMember(member.key, { health: member.stats });
       } catch {
         // the connection closed meanwhile

@@ -38,6 +38,12 @@ function remoteVideoSize(page) {
   });
 }
 
+// Resolves once the p2pcallsink or p2pcallsrc in @run is in its room: its
+// p2pcall-joined bus message (gst-launch -m). PLAYING comes before that.
+function waitJoined(run) {
+  return waitOutput(run, /p2pcall-joined, room-id=/);
+}
+
 // Resolves once @regexp (with the g flag) occurs @count times in @run's output.
 async function waitCount(run, regexp, count, timeout = 30000) {
   const deadline = Date.now() + timeout;
@@ -59,7 +65,7 @@ test('a p2pcallsink picture and sound reach Firefox at the pipeline\'s size', as
   const sink = launch('videotestsrc is-live=true ! video/x-raw,width=352,height=288,framerate=15/1 '
     + `! p2pcallsink name=s room=gst-to-fox peer-name=gst server=${wsUrl()} `
     + 'audiotestsrc is-live=true wave=sine volume=0.5 ! s.');
-  await waitOutput(sink, /PLAYING/);
+  await waitJoined(sink);
   const page = await openFox('gst-to-fox');
   await waitInPage(page, () => document.querySelector('#tiles .tile.remote video')?.videoWidth > 0);
   assert.deepEqual(await remoteVideoSize(page), [352, 288]);
@@ -108,7 +114,10 @@ test('a p2pcallsink sending H.264, which this Firefox cannot decode, says so and
   // goes on with the sound.
   const sink = launch('videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 '
     + `! p2pcallsink name=s video-codec=h264 room=fox-no-h264 server=${wsUrl()} audiotestsrc is-live=true ! s.`);
-  await waitOutput(sink, /PLAYING/);
+  // In the room before Firefox, so the sink offers and reads the refusal in
+  // Firefox's answer. (PLAYING came before the join: a Firefox page that
+  // got in first offered, the sink answered, and no warning came.)
+  await waitJoined(sink);
   const page = await openFox('fox-no-h264');
   await waitOutput(sink, /WARNING: from element \/GstPipeline:pipeline0\/GstP2pcallSink:s: Peer \S+ refused our video \(H264\): it decodes none of these codecs\./);
   await waitInPage(page, () => document.querySelector('.tile.remote')?.dataset.connection === 'connected');
