@@ -127,8 +127,12 @@ rtp_caps (const Codec &codec, int pt)
   return caps;
 }
 
-// The payload type an offer gives @codec in its @nth m-line of @media, or -1
-// when that m-line is missing, takes no media from us, or lacks the codec.
+constexpr int kNotReceived = -1;        // no m-line, or it takes nothing
+constexpr int kCodecNotOffered = -2;    // it takes media, not this codec
+
+// The payload type an offer gives @codec in its @nth m-line of @media,
+// kNotReceived when that m-line is missing or takes no media from us,
+// kCodecNotOffered when it lacks the codec.
 int
 offered_payload_type (const GstSDPMessage *offer, const char *media,
     guint nth, const Codec &codec)
@@ -143,7 +147,7 @@ offered_payload_type (const GstSDPMessage *offer, const char *media,
       for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++)
         if (g_strcmp0 (gst_sdp_media_get_attribute (m, j)->key,
                 no_receive) == 0)
-          return -1;
+          return kNotReceived;
     for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
       const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
       if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
@@ -154,9 +158,9 @@ offered_payload_type (const GstSDPMessage *offer, const char *media,
           g_ascii_strcasecmp (name, codec.encoding_name) == 0)
         return pt;
     }
-    return -1;
+    return kCodecNotOffered;
   }
-  return -1;
+  return kNotReceived;
 }
 
 struct ObjectUnref {
@@ -641,8 +645,15 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     guint nth = in.media == "video" ? nth_video++ : nth_audio++;
     int pt = offer ? offered_payload_type (offer, in.media.c_str (), nth,
         *in.codec) : (int) (96 + in.index);
+    if (pt == kCodecNotOffered)
+      // As RoomSession warns when an answer refuses what we offer (Firefox
+      // without OpenH264 offers no H.264): nothing shows up on its side.
+      GST_ELEMENT_WARNING (self_, STREAM, CODEC_NOT_FOUND,
+          ("Peer %s refused our %s (%s): it decodes none of these codecs.",
+              label.c_str (), in.media.c_str (), in.codec->encoding_name),
+          ("%s %u is not in its offer", in.media.c_str (), nth));
     if (pt < 0) {
-      GST_WARNING_OBJECT (self_, "peer %s does not take %s %u in %s",
+      GST_DEBUG_OBJECT (self_, "peer %s does not take %s %u in %s",
           label.c_str (), in.media.c_str (), nth, in.codec->encoding_name);
       continue;
     }

@@ -108,6 +108,18 @@ test('a p2pcallsink joining after Firefox answers Firefox\'s offer', async () =>
   await waitSound(page, before + 1e-4);
 });
 
+test('a p2pcallsink sending H.264 that answers Firefox\'s offer says Firefox cannot decode it', async () => {
+  // Firefox is in the room first and offers without H.264: the sink, which
+  // answers, warns all the same, and is heard.
+  const page = await openFox('fox-offers-no-h264');
+  await waitInPage(page, () => window.p2pcall.state.inCall);
+  const sink = launch('videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 '
+    + `! p2pcallsink name=s video-codec=h264 room=fox-offers-no-h264 server=${wsUrl()} audiotestsrc is-live=true ! s.`);
+  await waitOutput(sink, /WARNING: from element \/GstPipeline:pipeline0\/GstP2pcallSink:s: Peer \S+ refused our video \(H264\): it decodes none of these codecs\./);
+  await waitSound(page, 1e-4);
+  assert.doesNotMatch(sink.output, /Caught SIG|ERROR: from element/);
+});
+
 test('a p2pcallsink sending H.264, which this Firefox cannot decode, says so and is still heard', async () => {
   // Debian's Firefox has no OpenH264: it refuses the video m-line (without
   // ICE credentials or a=setup there), and re-offers it refused. The call
