@@ -179,7 +179,9 @@ RoomSession::events ()
   };
   ev.peer_joined = [this] (auto &peer) { on_peer_joined (peer); };
   ev.peer_left = [this] (auto &id) { on_peer_left (id); };
-  ev.peer_state = [this] (auto &id, auto &cid) { on_peer_state (id, cid); };
+  ev.peer_state = [this] (auto &id, auto &cid, bool receive_only) {
+    on_peer_state (id, cid, receive_only);
+  };
   ev.description = [this] (auto &id, auto &type, auto &sdp) {
     on_description (id, type, sdp);
   };
@@ -269,6 +271,8 @@ RoomSession::stop ()
   known_client_ids_.clear ();
   deferred_offers_.clear ();
   deferred_answers_.clear ();
+  receive_only_peers_.clear ();
+  idle_peers_.clear ();
   joined_before_ = false;
   self_id_.clear ();
 }
@@ -320,6 +324,9 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
       all.push_back (pc.get ());
   }
   std::vector<std::pair<std::string, std::string>> again;
+  std::vector<std::pair<std::string, std::string>> idle (idle_peers_.begin (),
+      idle_peers_.end ());
+  idle_peers_.clear ();
   for (PeerConnection *pc : all) {
     if (pc->confirmed && pc->awaiting_answer && self_id_ == pc->offered_as &&
         !stale_answers_.count (pc->remote_id)) {
@@ -340,10 +347,22 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
     remove_peer (pc, true);
   }
   change ();
+  // Members we had no connection with because neither sent, and those we
+  // had one with but now neither sends.
+  again.insert (again.end (), idle.begin (), idle.end ());
+  if (receive_only ()) {
+    auto both_receive = [this] (auto &p) {
+      if (!receive_only_peers_.count (p.first))
+        return false;
+      idle_peers_[p.first] = p.second;
+      return true;
+    };
+    again.erase (std::remove_if (again.begin (), again.end (), both_receive),
+        again.end ());
+  }
   if (self_id_.empty ())
     return;     // not in the room yet: joining sends what we have
-  signalling_->send_peer_state (host_.sends_audio (), host_.sends_video (),
-      client_id_);
+  send_peer_state ();
   GST_INFO_OBJECT (log_object_, "what this member sends or receives changed: "
       "offering anew to %zu peer(s)", again.size ());
   for (auto &[id, client_id] : again)
@@ -420,8 +439,16 @@ RoomSession::on_joined (const std::string &self_id,
       pc->confirmed = false;
   }
   // Members already here offer to us; remember who is who for then.
+  receive_only_peers_.clear ();
+  idle_peers_.clear ();
   for (const RemotePeer &peer : peers) {
     known_client_ids_[peer.id] = peer.client_id;
+    if (peer.receive_only) {
+      receive_only_peers_.insert (peer.id);
+      // It will not offer to us: we offer once we send.
+      if (receive_only () && !find_by_client_id (peer.client_id))
+        idle_peers_[peer.id] = peer.client_id;
+    }
     PeerConnection *pc = find_by_client_id (peer.client_id);
     if (pc) {
       GST_INFO_OBJECT (log_object_, "peer %s is back as %s",
@@ -437,8 +464,7 @@ RoomSession::on_joined (const std::string &self_id,
           remove_unconfirmed ();
         });
 
-  signalling_->send_peer_state (host_.sends_audio (), host_.sends_video (),
-      client_id_);
+  send_peer_state ();
   post_element_message (gst_structure_new ("p2pcall-joined",
           "room-id", G_TYPE_STRING, config_.room.c_str (),
           "peer-id", G_TYPE_STRING, self_id.c_str (),
@@ -476,10 +502,34 @@ RoomSession::on_peer_joined (const RemotePeer &peer)
       });
 }
 
+bool
+RoomSession::receive_only () const
+{
+  return !host_.sends_audio () && !host_.sends_video ();
+}
+
+void
+RoomSession::send_peer_state ()
+{
+  signalling_->send_peer_state (host_.sends_audio (), host_.sends_video (),
+      client_id_, receive_only ());
+}
+
 void
 RoomSession::on_peer_state (const std::string &peer_id,
-    const std::string &client_id)
+    const std::string &client_id, bool receive_only)
 {
+  if (receive_only)
+    receive_only_peers_.insert (peer_id);
+  else
+    receive_only_peers_.erase (peer_id);
+  auto idle = idle_peers_.find (peer_id);
+  if (idle != idle_peers_.end () && !receive_only) {
+    // It sends now: we had skipped it, we offer.
+    std::string id = idle->second.empty () ? client_id : idle->second;
+    idle_peers_.erase (idle);
+    offer_anew (peer_id, id);
+  }
   if (client_id.empty ())
     return;
   known_client_ids_[peer_id] = client_id;
@@ -517,7 +567,13 @@ RoomSession::resolve_join (const std::string &peer_id,
     pc->confirmed = true;
     return;
   }
-  // We were here first: we offer.
+  // We were here first: we offer, unless neither of us sends anything.
+  if (receive_only () && receive_only_peers_.count (peer_id)) {
+    GST_INFO_OBJECT (log_object_, "no connection with %s: neither sends",
+        peer_id.c_str ());
+    idle_peers_[peer_id] = client_id;
+    return;
+  }
   offer_anew (peer_id, client_id);
 }
 
@@ -688,6 +744,8 @@ RoomSession::on_peer_left (const std::string &peer_id)
     g_source_unref (stale->second.second);
     stale_answers_.erase (stale);
   }
+  idle_peers_.erase (peer_id);
+  receive_only_peers_.erase (peer_id);
   if (PeerConnection *pc = find_by_id (peer_id))
     remove_peer (pc, true);
 }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,7 +110,10 @@ private:
       const std::vector<IceServer> & ice_servers);
   void on_peer_joined (const RemotePeer & peer);
   void on_peer_state (const std::string & peer_id,
-      const std::string & client_id);
+      const std::string & client_id, bool receive_only);
+  // Sends nothing: then there is no connection with another such member.
+  bool receive_only () const;
+  void send_peer_state ();
   void resolve_join (const std::string & peer_id,
       const std::string & client_id);
   void on_description (const std::string & peer_id, const std::string & type,
@@ -172,6 +176,10 @@ private:
   bool joined_before_ = false;
   std::map<std::string, GSource *> pending_joins_;      // by peer id
   std::map<std::string, std::string> known_client_ids_; // peer id -> clientId
+  std::set<std::string> receive_only_peers_;            // peer ids
+  // Members we have no connection with because neither side sends: offered
+  // to once we send (peer id -> clientId).
+  std::map<std::string, std::string> idle_peers_;
   // Newcomers to offer to once every input has caps: (peer id, clientId).
   std::vector<std::pair<std::string, std::string>> deferred_offers_;
   // Offers to answer once every input has caps, with their candidates.

@@ -39,6 +39,12 @@ client_id_of_state (JsonObject *state)
   return string_or_empty (state, proto::kStateClientId);
 }
 
+bool
+receive_only_of_state (JsonObject *state)
+{
+  return proto::get_true (state, proto::kStateReceiveOnly);
+}
+
 // Why a server certificate was refused, in words a user can act on.
 std::string
 describe_certificate_errors (GTlsCertificateFlags errors)
@@ -119,9 +125,10 @@ public:
   }
 
   void send_peer_state (bool audio, bool video,
-      const std::string & client_id) override
+      const std::string & client_id, bool receive_only) override
   {
-    send (proto::build_peer_state (audio, video, config_.name, client_id));
+    send (proto::build_peer_state (audio, video, config_.name, client_id,
+            receive_only));
   }
 
 private:
@@ -329,8 +336,9 @@ private:
       if (!JSON_NODE_HOLDS_OBJECT (item))
         continue;
       JsonObject *p = json_node_get_object (item);
+      JsonObject *state = proto::get_object (p, "state");
       RemotePeer peer { string_or_empty (p, "id"), string_or_empty (p, "name"),
-        client_id_of_state (proto::get_object (p, "state")) };
+        client_id_of_state (state), receive_only_of_state (state) };
       if (!peer.id.empty ())
         peers.push_back (std::move (peer));
     }
@@ -380,8 +388,9 @@ private:
     } else if (type == proto::kUserDisconnected) {
       events_.peer_left (from);
     } else if (type == proto::kPeerState) {
-      events_.peer_state (from,
-          client_id_of_state (proto::get_object (msg, "state")));
+      JsonObject *state = proto::get_object (msg, "state");
+      events_.peer_state (from, client_id_of_state (state),
+          receive_only_of_state (state));
     } else if (type == proto::kOffer || type == proto::kAnswer) {
       JsonObject *desc = proto::get_object (msg, type.c_str ());
       const char *sdp = proto::get_string (desc, "sdp");

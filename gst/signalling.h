@@ -16,6 +16,7 @@ struct RemotePeer {
   std::string id;               // the server's id, new on every join
   std::string name;
   std::string client_id;        // the peer's stable "clientId", may be empty
+  bool receive_only = false;    // its peer-state says it sends nothing
 };
 
 struct IceServer {
@@ -34,7 +35,7 @@ struct SignallingEvents {
   std::function<void (const std::string & peer_id)> peer_left;
   // A peer's peer-state; @client_id is empty when it gave none.
   std::function<void (const std::string & peer_id,
-      const std::string & client_id)> peer_state;
+      const std::string & client_id, bool receive_only)> peer_state;
   // @type is "offer" or "answer".
   std::function<void (const std::string & peer_id, const std::string & type,
       const std::string & sdp)> description;
@@ -75,7 +76,7 @@ public:
   virtual void send_candidate (const std::string & peer_id,
       unsigned mline_index, const std::string & candidate) = 0;
   virtual void send_peer_state (bool audio, bool video,
-      const std::string & client_id) = 0;
+      const std::string & client_id, bool receive_only) = 0;
 };
 
 // The libsoup 3 WebSocket implementation (debug category p2pcallsignalling).

@@ -76,6 +76,15 @@ get_string (JsonObject *obj, const char *member)
   return json_node_get_string (node);
 }
 
+bool
+get_true (JsonObject *obj, const char *member)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, member) : nullptr;
+  return node && JSON_NODE_HOLDS_VALUE (node) &&
+      json_node_get_value_type (node) == G_TYPE_BOOLEAN &&
+      json_node_get_boolean (node);
+}
+
 JsonObject *
 get_object (JsonObject *obj, const char *member)
 {
@@ -243,7 +252,7 @@ build_candidate (unsigned mline_index, std::string_view mid,
 
 std::string
 build_peer_state (bool audio, bool video, std::string_view name,
-    std::string_view client_id)
+    std::string_view client_id, bool receive_only)
 {
   JsonObjectPtr msg = new_message (kPeerState);
   JsonObject *state = json_object_new ();
@@ -254,6 +263,8 @@ build_peer_state (bool audio, bool video, std::string_view name,
   if (!client_id.empty ())
     json_object_set_string_member (state, kStateClientId,
         std::string (client_id).c_str ());
+  if (receive_only)
+    json_object_set_boolean_member (state, kStateReceiveOnly, TRUE);
   json_object_set_object_member (msg.get (), "state", state);
   return to_json (msg.get ());
 }

@@ -46,6 +46,10 @@ inline constexpr unsigned short kCloseTooBig = 1009;
 // Member of a peer-state "state" object: a random id a client keeps across
 // reconnections, so that peers can tell a rejoining member from a new one.
 inline constexpr const char kStateClientId[] = "clientId";
+// Member of a peer-state "state" object, true for a member that sends
+// nothing and never will without saying so (a GStreamer receiver): two such
+// members make no peer connection (PROTOCOL.md "Who offers").
+inline constexpr const char kStateReceiveOnly[] = "receiveOnly";
 
 inline constexpr std::size_t kMaxRoomIdLength = 64;
 inline constexpr std::size_t kMaxNameLength = 64;
@@ -99,12 +103,14 @@ std::string build_description (const char *kind, std::string_view sdp,
 std::string build_candidate (unsigned mline_index, std::string_view mid,
     std::string_view candidate, std::string_view to);
 // @client_id: the sender's stable "clientId" (see PROTOCOL.md), left out when
-// empty.
+// empty; "receiveOnly" is there only when @receive_only.
 std::string build_peer_state (bool audio, bool video, std::string_view name,
-    std::string_view client_id = {});
+    std::string_view client_id = {}, bool receive_only = false);
 
 // Accessors that tolerate a missing or wrong-typed member.
 const char *get_string (JsonObject * obj, const char *member);
+// False unless @member is the boolean true.
+bool get_true (JsonObject * obj, const char *member);
 JsonObject *get_object (JsonObject * obj, const char *member);
 
 }  // namespace p2pcall::protocol

@@ -35,6 +35,9 @@ export const CloseCode = Object.freeze({ NORMAL: 1000, GOING_AWAY: 1001, TOO_BIG
 // Member of a peer-state "state" object: a random id a client keeps across
 // reconnections, so that peers can tell a rejoining member from a new one.
 export const STATE_CLIENT_ID = 'clientId';
+// Set by members that send nothing (GStreamer receivers; never by the page,
+// which always offers to send): two of them make no connection.
+export const STATE_RECEIVE_ONLY = 'receiveOnly';
 
 export const MAX_ROOM_ID_LENGTH = 64;
 export const MAX_NAME_LENGTH = 64;

@@ -158,6 +158,9 @@ GST_START_TEST (test_three_members)
   fail_unless (wait_for ([&] { return receiver2.has_media (1, 1); }),
       "second viewer got nothing");
   fail_unless_equals_int (peer_count (sender.get ("sink")), 2);
+  // The viewers send nothing to each other: no connection between them.
+  fail_unless_equals_int (peer_count (viewer1.get ("src")), 1);
+  fail_unless_equals_int (peer_count (viewer2->get ("src")), 1);
   // Encoded once for every viewer.
   fail_unless_equals_int (count_elements (sender.get ("sink"), "vp8enc"), 1);
   fail_unless_equals_int (count_elements (sender.get ("sink"), "opusenc"), 1);
@@ -166,10 +169,9 @@ GST_START_TEST (test_three_members)
   fail_unless (wait_for ([&] { return sender.count ("p2pcall-peer-left"); }),
       "the sink did not see the viewer leave");
   fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
-  // The viewers were connected to each other too: that one is gone as well.
-  fail_unless (wait_for ([&] { return viewer1.count ("p2pcall-peer-left"); }));
   fail_unless (receiver1.keeps_receiving (10),
       "the first viewer stopped receiving");
+  fail_unless_equals_int (viewer1.count ("p2pcall-peer-left"), 0);
 }
 GST_END_TEST;
 
@@ -626,6 +628,35 @@ GST_START_TEST (test_shared_timestamps)
 }
 GST_END_TEST;
 
+// Two members that send nothing make no connection; once one of them sends,
+// it offers to the other.
+GST_START_TEST (test_receive_only_members)
+{
+  ServerProcess server;
+  std::string common = " room=quiet server=" + server.url ();
+  Pipeline bob ("p2pcallsrc name=src layout=separate peer-name=bob" + common);
+  Receiver bob_view (bob, "src");
+  fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return bob.count ("p2pcall-joined"); }));
+  Pipeline alice_recv ("p2pcallsrc name=src layout=separate peer-name=alice" +
+      common);
+  fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return alice_recv.count ("p2pcall-joined"); }));
+  // Past the wait for the newcomer's peer-state, then some.
+  wait_for ([] { return false; }, 2 * G_USEC_PER_SEC);
+  fail_unless_equals_int (peer_count (bob.get ("src")), 0);
+  fail_unless_equals_int (peer_count (alice_recv.get ("src")), 0);
+
+  // Alice (who joined second) starts sending: she offers to bob.
+  Pipeline alice_send ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink peer-name=alice" + common);
+  fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }),
+      "bob did not get alice's video once she sent");
+  fail_unless_equals_int (peer_count (bob.get ("src")), 1);
+}
+GST_END_TEST;
+
 static Suite *
 p2pcall_suite (void)
 {
@@ -648,6 +679,7 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_shared_same_kind);
   tcase_add_test (tc, test_shared_quick_changes);
   tcase_add_test (tc, test_shared_timestamps);
+  tcase_add_test (tc, test_receive_only_members);
   tcase_add_test (tc, test_pad_added_mid_call);
   tcase_add_test (tc, test_input_late_caps);
   return s;
