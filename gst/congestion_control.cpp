@@ -1,0 +1,129 @@
+#include "congestion_control.h"
+
+#include <algorithm>
+
+namespace p2pcall {
+
+BandwidthEstimator::BandwidthEstimator (double min_bps, double max_bps,
+    double start_bps)
+  : min_ (min_bps), max_ (std::max (min_bps, max_bps)),
+    estimate_ (std::clamp (start_bps, min_, max_))
+{
+}
+
+void
+BandwidthEstimator::set_bounds (double min_bps, double max_bps)
+{
+  min_ = min_bps;
+  max_ = std::max (min_bps, max_bps);
+  estimate_ = std::clamp (estimate_, min_, max_);
+}
+
+double
+BandwidthEstimator::update (const LinkFeedback &f)
+{
+  if (f.rtt_s > 0)
+    min_rtt_ = min_rtt_ < 0 ? f.rtt_s : std::min (min_rtt_, f.rtt_s);
+  // Queues somewhere on the path are filling: the round trip grew well
+  // past its floor, or the one-way delay keeps growing.
+  bool delay_growing = (f.rtt_s > 0 && min_rtt_ > 0 &&
+          f.rtt_s > 2 * min_rtt_ + 0.1) || f.delay_trend_ms > 2.0;
+
+  if (f.loss > kHighLoss) {
+    double through = f.received_bps > 0 ? f.received_bps :
+        f.sent_bps > 0 ? f.sent_bps * (1 - f.loss) : estimate_ * (1 - f.loss);
+    // A little under what got through, so that the queue that overflowed
+    // drains; never above the current estimate.
+    estimate_ = std::min (estimate_, 0.9 * through);
+    hold_ = kHoldAfterDecrease;
+  } else if (delay_growing) {
+    estimate_ *= 0.95;
+    hold_ = std::max (hold_, 1);
+  } else if (f.loss >= kLowLoss) {
+    // Hold: the link is about full.
+  } else if (hold_ > 0) {
+    hold_--;
+  } else {
+    double grown = estimate_ * (1 + kGrowth * std::max (f.interval_s, 0.1));
+    // Application-limited: do not grow past what the sending would prove.
+    if (f.sent_bps >= 0)
+      grown = std::min (grown, std::max (estimate_,
+              kProbeHeadroom * f.sent_bps));
+    estimate_ = grown;
+  }
+  estimate_ = std::clamp (estimate_, min_, max_);
+  return estimate_;
+}
+
+std::vector<LayerSpec>
+make_ladder (int width, int height, int max_layers, double min_bps,
+    double max_bps)
+{
+  std::vector<LayerSpec> ladder;
+  int w = width, h = height;
+  double rate = max_bps;
+  for (int i = 0; i < std::max (max_layers, 1); i++) {
+    if (i > 0 && (w < 80 || rate < min_bps))
+      break;
+    LayerSpec layer;
+    // Encoders and scalers want even sizes.
+    layer.width = std::max (2, w & ~1);
+    layer.height = std::max (2, h & ~1);
+    layer.max_bps = std::max (rate, min_bps);
+    layer.min_bps = kLayerEntry * layer.max_bps;
+    ladder.push_back (layer);
+    w /= 2;
+    h /= 2;
+    rate /= 4;
+  }
+  ladder.back ().min_bps = 0;
+  return ladder;
+}
+
+int
+fitting_layer (const std::vector<LayerSpec> &ladder, double budget_bps)
+{
+  for (size_t i = 0; i < ladder.size (); i++)
+    if (budget_bps >= ladder[i].min_bps)
+      return (int) i;
+  return (int) ladder.size () - 1;
+}
+
+int
+LayerChooser::update (const std::vector<LayerSpec> &ladder, double budget_bps)
+{
+  int last = (int) ladder.size () - 1;
+  layer_ = std::clamp (layer_, 0, last);
+  if (since_up_ >= 0 && ++since_up_ > kFailWindow)
+    since_up_ = -1;
+
+  if (budget_bps < ladder[layer_].min_bps) {
+    // Down at once, as far as needed: a frozen picture is worse than a
+    // small one.
+    layer_ = fitting_layer (ladder, budget_bps);
+    good_periods_ = 0;
+    if (since_up_ >= 0) {
+      // The last step up did not hold: wait longer before the next one.
+      wait_ = std::min (wait_ * 2, kMaxBackoff);
+      since_up_ = -1;
+    }
+    return layer_;
+  }
+
+  if (layer_ > 0 && budget_bps >= kUpMargin * ladder[layer_ - 1].min_bps) {
+    if (++good_periods_ >= wait_) {
+      layer_--;
+      good_periods_ = 0;
+      since_up_ = 0;
+    }
+  } else {
+    good_periods_ = 0;
+  }
+  // A long stable stretch forgives earlier failures.
+  if (since_up_ < 0 && good_periods_ == 0 && wait_ > kUpPeriods &&
+      budget_bps >= ladder[layer_].min_bps * kUpMargin)
+    wait_ = std::max (kUpPeriods, wait_ - 1);
+  return layer_;
+}
+
+}  // namespace p2pcall

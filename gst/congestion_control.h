@@ -1,0 +1,105 @@
+// Per-receiver congestion control for p2pcallsink's adaptive mode, kept free
+// of GStreamer so that it can be tested on its own: a loss- and delay-based
+// bandwidth estimate per peer (BandwidthEstimator), the encoding ladder's
+// shape (make_ladder) and the choice of a layer for an estimate, with
+// hysteresis (LayerChooser).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace p2pcall {
+
+// What one control period (about a second) told about one peer's link.
+// Negative values are unknown.
+struct LinkFeedback {
+  double interval_s = 1;
+  double sent_bps = -1;         // what we sent to the peer, every stream
+  double received_bps = -1;     // what reached it (transport-wide CC)
+  double loss = -1;             // fraction of packets lost, 0..1
+  double rtt_s = -1;            // round-trip time
+  double delay_trend_ms = -1;   // growth of the one-way delay (queues filling)
+};
+
+// The estimate of what a peer's link carries, in bits per second.
+//
+// A loss-based controller with a delay guard, our own:
+// - more than kHighLoss of the packets lost: the link is full; the estimate
+//   falls to a little under what actually got through (the received rate,
+//   or the sent rate times what was not lost), and never rises for
+//   kHoldAfterDecrease periods afterwards;
+// - between kLowLoss and kHighLoss lost, or the delay growing, or the RTT
+//   well above the smallest seen: hold (the delay cases step down 5 %);
+// - less lost: grow by kGrowth per second, multiplicatively, but not past
+//   kProbeHeadroom times what is being sent (a peer on a low layer that
+//   sends little cannot claim a link it never tried);
+// always within [min, max].
+class BandwidthEstimator {
+public:
+  static constexpr double kHighLoss = 0.05;
+  static constexpr double kLowLoss = 0.015;
+  static constexpr double kGrowth = 0.10;
+  static constexpr double kProbeHeadroom = 1.6;
+  static constexpr int kHoldAfterDecrease = 2;
+
+  BandwidthEstimator (double min_bps, double max_bps, double start_bps);
+
+  // Folds in one period's feedback; returns the new estimate.
+  double update (const LinkFeedback & feedback);
+  double estimate () const { return estimate_; }
+  // The bounds may change while running (the sink's properties).
+  void set_bounds (double min_bps, double max_bps);
+
+private:
+  double min_, max_;
+  double estimate_;
+  double min_rtt_ = -1;
+  int hold_ = 0;
+};
+
+// One encoding of a video input.
+struct LayerSpec {
+  int width = 0, height = 0;
+  double max_bps = 0;           // encoder bitrate ceiling
+  double min_bps = 0;           // a peer needs this much to be sent it
+};
+
+// At most @max_layers encodings of a @width x @height input: full
+// resolution up to @max_bps, then each halving the width and height with a
+// quarter of the bitrate, while the picture stays at least 80 pixels wide
+// and the bitrate above @min_bps. A layer is chosen for a peer from
+// kLayerEntry of its ceiling (the lowest from nothing at all).
+std::vector<LayerSpec> make_ladder (int width, int height, int max_layers,
+    double min_bps, double max_bps);
+constexpr double kLayerEntry = 0.4;
+
+// Which layer (0 the highest) a peer is sent, from its video budget.
+// Down at once when the budget falls under the layer's entry; up only after
+// the budget has held kUpMargin above the next layer's entry for
+// kUpPeriods periods in a row; an up switch that has to be undone within
+// kFailWindow periods doubles the wait before the next try (up to
+// kMaxBackoff periods), so a link at a layer's border does not flap.
+class LayerChooser {
+public:
+  static constexpr double kUpMargin = 1.2;
+  static constexpr int kUpPeriods = 3;
+  static constexpr int kFailWindow = 10;
+  static constexpr int kMaxBackoff = 24;
+
+  explicit LayerChooser (int start_layer) : layer_ (start_layer) {}
+
+  // One period: returns the layer to send.
+  int update (const std::vector<LayerSpec> & ladder, double budget_bps);
+  int layer () const { return layer_; }
+
+private:
+  int layer_;
+  int good_periods_ = 0;
+  int wait_ = kUpPeriods;
+  int since_up_ = -1;           // periods since the last up switch, -1 none
+};
+
+// The layer a budget fits at once, without hysteresis (a new peer's start).
+int fitting_layer (const std::vector<LayerSpec> & ladder, double budget_bps);
+
+}  // namespace p2pcall
