@@ -74,7 +74,7 @@ make_ladder (int width, int height, int max_layers, double min_bps,
     ladder.push_back (layer);
     w /= 2;
     h /= 2;
-    rate /= 4;
+    rate /= 3;
   }
   ladder.back ().min_bps = 0;
   return ladder;

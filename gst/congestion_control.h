@@ -39,7 +39,7 @@ public:
   static constexpr double kHighLoss = 0.05;
   static constexpr double kLowLoss = 0.015;
   static constexpr double kGrowth = 0.10;
-  static constexpr double kProbeHeadroom = 1.6;
+  static constexpr double kProbeHeadroom = 1.5;
   static constexpr int kHoldAfterDecrease = 2;
 
   BandwidthEstimator (double min_bps, double max_bps, double start_bps);
@@ -66,12 +66,13 @@ struct LayerSpec {
 
 // At most @max_layers encodings of a @width x @height input: full
 // resolution up to @max_bps, then each halving the width and height with a
-// quarter of the bitrate, while the picture stays at least 80 pixels wide
+// third of the bitrate (a smaller picture needs more bits per pixel), while
+// the picture stays at least 80 pixels wide
 // and the bitrate above @min_bps. A layer is chosen for a peer from
 // kLayerEntry of its ceiling (the lowest from nothing at all).
 std::vector<LayerSpec> make_ladder (int width, int height, int max_layers,
     double min_bps, double max_bps);
-constexpr double kLayerEntry = 0.4;
+constexpr double kLayerEntry = 0.3;
 
 // Which layer (0 the highest) a peer is sent, from its video budget.
 // Down at once when the budget falls under the layer's entry; up only after

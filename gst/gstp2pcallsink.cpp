@@ -1120,7 +1120,8 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
    * GstP2pcallSink:max-bitrate:
    *
    * congestion-control=adaptive: the top layer's bitrate and the highest
-   * estimate, kbit/s. Each lower layer has a quarter of the one above.
+   * estimate, kbit/s. Each lower layer has half the size and a third of the
+   * bitrate of the one above.
    */
   g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
       g_param_spec_uint ("max-bitrate", "Maximum bitrate",
