@@ -35,16 +35,26 @@ BandwidthEstimator::update (const LinkFeedback &f)
     // A little under what got through, so that the queue that overflowed
     // drains; never above the current estimate.
     estimate_ = std::min (estimate_, 0.9 * through);
+    capacity_ = through;
     hold_ = kHoldAfterDecrease;
   } else if (delay_growing) {
     estimate_ *= 0.95;
     hold_ = std::max (hold_, 1);
   } else if (f.loss >= kLowLoss) {
-    // Hold: the link is about full.
+    // The link is about full: step back by half of what was lost, to just
+    // under it.
+    estimate_ *= 1 - f.loss / 2;
   } else if (hold_ > 0) {
     hold_--;
   } else {
-    double grown = estimate_ * (1 + kGrowth * std::max (f.interval_s, 0.1));
+    if (capacity_ > 0 && estimate_ > kForgetCapacity * capacity_)
+      capacity_ = -1;
+    bool near = capacity_ > 0 && estimate_ >= kNearCapacity * capacity_;
+    // Near the cap, any loss at all says it is reached.
+    if (near && f.loss > 0)
+      return estimate_;
+    double grown = estimate_ * (1 + (near ? kNearGrowth : kGrowth) *
+        std::max (f.interval_s, 0.1));
     // Application-limited: do not grow past what the sending would prove.
     if (f.sent_bps >= 0)
       grown = std::min (grown, std::max (estimate_,

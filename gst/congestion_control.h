@@ -28,11 +28,15 @@ struct LinkFeedback {
 //   falls to a little under what actually got through (the received rate,
 //   or the sent rate times what was not lost), and never rises for
 //   kHoldAfterDecrease periods afterwards;
-// - between kLowLoss and kHighLoss lost, or the delay growing, or the RTT
-//   well above the smallest seen: hold (the delay cases step down 5 %);
+// - between kLowLoss and kHighLoss lost: step down by half the loss; the
+//   delay growing, or the RTT well above the smallest seen: step down 5 %;
 // - less lost: grow by kGrowth per second, multiplicatively, but not past
 //   kProbeHeadroom times what is being sent (a peer on a low layer that
-//   sends little cannot claim a link it never tried);
+//   sends little cannot claim a link it never tried); near the rate where
+//   loss last began (from kNearCapacity of it), only by kNearGrowth per
+//   second, so that a capped link is held just under its cap instead of
+//   being overrun every few seconds; that rate is forgotten once passed by
+//   kForgetCapacity without loss (the link got wider);
 // always within [min, max].
 class BandwidthEstimator {
 public:
@@ -41,6 +45,9 @@ public:
   static constexpr double kGrowth = 0.10;
   static constexpr double kProbeHeadroom = 1.5;
   static constexpr int kHoldAfterDecrease = 2;
+  static constexpr double kNearCapacity = 0.85;
+  static constexpr double kNearGrowth = 0.02;
+  static constexpr double kForgetCapacity = 1.2;
 
   BandwidthEstimator (double min_bps, double max_bps, double start_bps);
 
@@ -54,6 +61,7 @@ private:
   double min_, max_;
   double estimate_;
   double min_rtt_ = -1;
+  double capacity_ = -1;        // where loss last began, -1 unknown
   int hold_ = 0;
 };
 

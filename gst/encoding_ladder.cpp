@@ -71,6 +71,27 @@ find_encoder (const std::vector<GstElement *> &chain)
   return nullptr;
 }
 
+// Key frame requests (receivers' PLI/FIR, switches) reaching one layer's
+// encoder closer together than this are dropped: a lossy receiver asking
+// again and again would otherwise make every frame a key frame for every
+// peer of that layer.
+constexpr GstClockTime kMinKeyUnitInterval = 500 * GST_MSECOND;
+
+GstPadProbeReturn
+throttle_key_units (GstPad *, GstPadProbeInfo *info, gpointer data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (!gst_video_event_is_force_key_unit (event))
+    return GST_PAD_PROBE_OK;
+  auto last = static_cast<std::atomic<gint64> *> (data);
+  gint64 now = g_get_monotonic_time ();
+  gint64 before = last->load ();
+  if (before && now - before < (gint64) (kMinKeyUnitInterval / GST_USECOND))
+    return GST_PAD_PROBE_DROP;
+  last->store (now);
+  return GST_PAD_PROBE_OK;
+}
+
 GstEvent *
 key_unit_request ()
 {
@@ -106,6 +127,7 @@ struct EncodingLadder::Layer {
   GstPad *raw_pad = nullptr;            // requested from the raw tee
   guint kbps = 0;
   int idle_periods = 0;
+  std::atomic<gint64> last_key_unit {0};       // throttle_key_units()
   bool running () const { return raw_pad != nullptr; }
 };
 
@@ -198,6 +220,11 @@ EncodingLadder::start_layer (Layer &layer)
   layer.tee = make ("tee");
   g_object_set (layer.tee, "allow-not-linked", TRUE, nullptr);
 
+  // Throttled where every request for this layer passes: its tee's sink.
+  g_autoptr (GstPad) tee_sink = gst_element_get_static_pad (layer.tee, "sink");
+  layer.last_key_unit = 0;
+  gst_pad_add_probe (tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+      throttle_key_units, &layer.last_key_unit, nullptr);
   layer.elements = {queue, scale, size};
   layer.elements.insert (layer.elements.end (), encode.begin (), encode.end ());
   layer.elements.push_back (layer.tee);
@@ -707,21 +734,25 @@ AdaptiveController::tick ()
       if (f.sent_bps < 0)
         continue;       // the first reading: rates need two
       f.rtt_s = send.rtt;
-      if (twcc.valid) {
-        f.loss = twcc.loss;
-        f.received_bps = twcc.received_bps;
-        f.delay_trend_ms = twcc.delay_trend_ms;
-      } else if (send.have_report) {
-        // Receiver reports come every few seconds: a report is acted on
-        // once; in between its loss only holds the estimate.
+      // Receiver reports come every second (browsers) to every few
+      // (webrtcbin): a report is acted on once; in between its loss only
+      // holds the estimate. Transport-wide CC feedback, when the peer sends
+      // it, adds its own (shorter) view of the loss and the delay trend.
+      // Its received rate is left out: behind a relay that drops what
+      // exceeds its budget each second, packets arrive in bursts at line
+      // rate and that rate says nothing of the budget.
+      f.loss = 0;
+      if (send.have_report) {
         bool fresh = send.packets_lost != peer.rr_packets_lost ||
             send.rtt != peer.rr_rtt;
         f.loss = fresh ? send.fraction_lost :
             std::min (send.fraction_lost, BandwidthEstimator::kHighLoss);
         peer.rr_packets_lost = send.packets_lost;
         peer.rr_rtt = send.rtt;
-      } else {
-        f.loss = 0;
+      }
+      if (twcc.valid) {
+        f.loss = std::max (f.loss, twcc.loss);
+        f.delay_trend_ms = twcc.delay_trend_ms;
       }
       double estimate = peer.estimator.update (f);
 

@@ -68,13 +68,17 @@ GST_START_TEST (test_estimate_finds_capped_link)
     double e = estimator.estimate ();
     estimates.push_back (estimator.update (link.step (e)));
   }
-  // After the first seconds it stays under the link and not far from it.
+  // After the first seconds it stays under the link and not far from it,
+  // and overruns it rarely.
+  int overruns = 0;
   for (int i = 15; i < 60; i++) {
+    overruns += estimates[i] * link.overhead > 1.02 * link.capacity;
     fail_unless (estimates[i] * link.overhead <= 1.3 * link.capacity,
         "second %d: %.0f over a %.0f link", i, estimates[i], link.capacity);
     fail_unless (estimates[i] >= 0.4 * link.capacity,
         "second %d: %.0f on a %.0f link", i, estimates[i], link.capacity);
   }
+  fail_unless (overruns <= 5, "%d overruns in 45 s", overruns);
 }
 GST_END_TEST;
 
@@ -94,11 +98,11 @@ GST_START_TEST (test_estimate_grows_on_clean_link)
     lifted.update (capped.step (lifted.estimate ()));
   fail_unless (lifted.estimate () < 400e3);
   int seconds = 0;
-  while (lifted.estimate () < 1500e3 && seconds < 60) {
+  while (lifted.estimate () < 1500e3 && seconds < 120) {
     lifted.update (link.step (lifted.estimate ()));
     seconds++;
   }
-  fail_unless (seconds < 30, "%d s to climb back", seconds);
+  fail_unless (seconds < 45, "%d s to climb back", seconds);
 }
 GST_END_TEST;
 
