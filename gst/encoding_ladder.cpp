@@ -36,7 +36,7 @@ constexpr double kAudioAllowance = 64000;
 constexpr double kHeaderBytes = 50;
 // Of a video budget, what the encoder is asked for: the rest is headers and
 // key frames above the average.
-constexpr double kEncoderShare = 0.85;
+constexpr double kEncoderShare = 0.75;
 // Encoder bitrate changes smaller than this are not applied.
 constexpr double kBitrateStep = 0.05;
 
@@ -75,7 +75,7 @@ find_encoder (const std::vector<GstElement *> &chain)
 // encoder closer together than this are dropped: a lossy receiver asking
 // again and again would otherwise make every frame a key frame for every
 // peer of that layer.
-constexpr GstClockTime kMinKeyUnitInterval = 500 * GST_MSECOND;
+constexpr GstClockTime kMinKeyUnitInterval = GST_SECOND;
 
 GstPadProbeReturn
 throttle_key_units (GstPad *, GstPadProbeInfo *info, gpointer data)
