@@ -27,6 +27,14 @@
  *   #GstWebRTCPeerConnectionState.
  * - `p2pcall-signalling-lost`: server; the server connection dropped and
  *   reconnection with backoff is under way. Media keeps flowing.
+ * - `p2pcall-peer-bitrate` (congestion-control=adaptive, every second per
+ *   peer): estimate and bitrate-sent (bit/s), layer, width, height,
+ *   fraction-lost, round-trip-time, transport-cc.
+ *
+ * With #GstP2pcallSink:congestion-control=adaptive, raw video is encoded
+ * into a ladder of at most #GstP2pcallSink:ladder-size layers instead, and
+ * each peer is sent the layer its own link carries (see
+ * gst/encoding_ladder.h and gst/congestion_control.h).
  *
  * ## Example launch line
  * |[
