@@ -1055,13 +1055,14 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
+  // No layer starts or stops behind the bin's own state change.
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    priv->controller->stop ();
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
     priv->session->stop ();
-    priv->controller->stop ();
-  }
   return ret;
 }
 
