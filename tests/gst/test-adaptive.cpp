@@ -174,6 +174,7 @@ relay_through (GstElement *src, const Coturn &turn, const char *name)
 
 GST_START_TEST (test_adaptive_capped_direct)
 {
+  allow_libnice_turn_refresh_warning ();
   Coturn turn (kTurnSecret, kCapBytesPerSecond);
   ServerProcess server;
   Pipeline sender (adaptive_sender (server.url (), "adaptive"));
