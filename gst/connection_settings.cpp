@@ -75,11 +75,16 @@ install_connection_properties (GObjectClass *klass)
   /**
    * GstP2pcallSink:peer-name / GstP2pcallSrc:peer-name:
    *
-   * Display name shown to the other members.
+   * Display name shown to the other members. A p2pcallsink and a
+   * p2pcallsrc of one process with the same server, room and peer-name are
+   * one member of the room, sending and receiving on one peer connection
+   * per remote member.
    */
   g_object_class_install_property (klass, PROP_PEER_NAME,
       g_param_spec_string ("peer-name", "Peer name",
-          "Display name shown to the other members of the room", "",
+          "Display name shown to the other members of the room; a "
+          "p2pcallsink and a p2pcallsrc with the same server, room and "
+          "peer-name are one member", "",
           kReadyFlags));
   /**
    * GstP2pcallSink:token / GstP2pcallSrc:token:

@@ -16,6 +16,11 @@
  * The member already in the room offers to a newcomer; a p2pcallsink that
  * joins after others answers their offers with the payload types they chose.
  *
+ * With a p2pcallsrc of the same #GstP2pcallSink:server, #GstP2pcallSink:room
+ * and #GstP2pcallSink:peer-name in the same process (in this pipeline or
+ * another), the two are one member of the room: one signalling connection
+ * and one peer connection per remote member, carrying both directions.
+ *
  * Bus element messages (all with string fields peer-id, client-id and label,
  * the peer's id when its connection was made):
  * - `p2pcall-joined`: room-id, peer-id (ours), client-id (ours), rejoin
@@ -45,9 +50,14 @@
  * gst-launch-1.0 v4l2src ! videoconvert ! p2pcallsink name=s room=myroom \
  *     server=wss://call.example.com/ws autoaudiosrc ! s.
  * ]| sends a camera and a microphone.
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! p2pcallsink room=myroom peer-name=alice \
+ *     p2pcallsrc room=myroom peer-name=alice ! videoconvert ! autovideosink
+ * ]| is a two-way call: alice sends her camera and sees everyone else.
  */
 #include "gstp2pcallsink.h"
 
+#include "call_member.h"
 #include "connection_settings.h"
 #include "dtls_certificate.h"
 #include "encoding_ladder.h"
@@ -194,13 +204,16 @@ struct SendStream {
   std::shared_ptr<EncodingLadder> ladder;
 };
 
-// What one peer gets: a queue and a payloader per stream after its tee.
+// What one peer gets: per stream after its tee, a queue and a payloader,
+// and the proxysink / proxysrc pair into the webrtcbin's pipeline.
 struct SinkPeerMedia : PeerMedia {
   struct Branch {
     GstElement *tee;
     GstPad *tee_pad;
     GstElement *queue;
     GstElement *payloader;
+    GstElement *proxysink;
+    GstElement *proxysrc;       // in the member's pipeline
     // From a ladder instead of a tee: the funnel its layers feed.
     std::shared_ptr<EncodingLadder> ladder;
     GstElement *funnel;
@@ -229,8 +242,11 @@ struct GstP2pcallSinkPrivate {
   guint next_audio_pad = 0;
 
   std::unique_ptr<AdaptiveController> controller;  // uses streams' ladders
-  std::unique_ptr<RoomSessionHost> host;
-  std::unique_ptr<RoomSession> session;     // uses host: goes first
+  std::unique_ptr<MemberPart> host;
+  // Set from READY -> PAUSED to PAUSED -> READY; uses host.
+  std::mutex member_lock;
+  std::shared_ptr<CallMember> member;
+  Crossings crossings;
 };
 
 struct _GstP2pcallSink {
@@ -238,7 +254,14 @@ struct _GstP2pcallSink {
   GstP2pcallSinkPrivate *priv;
 };
 
-class SinkHost final : public RoomSessionHost {
+static std::shared_ptr<CallMember>
+get_member (GstP2pcallSink *self)
+{
+  std::lock_guard<std::mutex> lock (self->priv->member_lock);
+  return self->priv->member;
+}
+
+class SinkHost final : public MemberPart {
 public:
   explicit SinkHost (GstP2pcallSink *self) : self_ (self) {}
 
@@ -255,11 +278,12 @@ public:
   }
 
   std::unique_ptr<PeerMedia> attach_media (GstElement *webrtcbin,
-      const std::string &label, const GstSDPMessage *offer) override;
-  SinkPeerMedia::Branch connect_ladder (
-      const std::shared_ptr<EncodingLadder> &ladder, GstElement *webrtcbin,
-      GstElement *queue, GstElement *pay);
-  void detach_media (GstElement *webrtcbin, PeerMedia *media) override;
+      CallMember &member, const std::string &label,
+      const GstSDPMessage *offer, const MediaPlan &plan) override;
+  void connect_ladder (const std::shared_ptr<EncodingLadder> &ladder,
+      GstElement *webrtcbin, GstElement *queue, SinkPeerMedia::Branch &branch);
+  void detach_media (GstElement *webrtcbin, CallMember &member,
+      PeerMedia *media) override;
   void peer_connected (PeerMedia *media) override;
   void unlink_media (PeerMedia *media) override;
 
@@ -521,8 +545,8 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       if (s.tee == tee)
         s.codec = codec;
   }
-  if (priv->session)
-    priv->session->media_ready_changed ();
+  if (auto member = get_member (self))
+    member->media_ready_changed ();
   return GST_PAD_PROBE_REMOVE;
 }
 
@@ -616,6 +640,9 @@ gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   gst_pad_set_active (ghost, TRUE);
   gst_element_add_pad (element, ghost);
   GST_DEBUG_OBJECT (self, "new input %s", stream.pad_name.c_str ());
+  // In a call already: the peers get the new input once it has caps.
+  if (auto member = get_member (self))
+    member->media_changed ();
   return ghost;
 }
 
@@ -636,6 +663,9 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
       }
   }
   gst_element_remove_pad (element, pad);
+  // In a call: the peers stop getting it.
+  if (auto member = get_member (self))
+    member->media_changed ();
   // The chain between entry and tee stays until the bin goes: peers still
   // hold branches of the tee. When the bin is disposed, it is gone already.
   if (entry && GST_OBJECT_PARENT (entry) == GST_OBJECT (self)) {
@@ -644,23 +674,6 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   }
   gst_clear_object (&entry);
   gst_clear_object (&tee);
-}
-
-// A sink receives nothing, but another sender in the room offers it media
-// all the same (its answer cannot drop m-lines). Such streams are dropped
-// here: unlinked, they would stop the pipeline with not-linked.
-static GstPadProbeReturn
-drop_buffers (GstPad *, GstPadProbeInfo *, gpointer)
-{
-  return GST_PAD_PROBE_DROP;
-}
-
-static void
-on_received_pad (GstElement *, GstPad *pad, gpointer)
-{
-  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC)
-    gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
-            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_buffers, nullptr, nullptr);
 }
 
 // The id an offer gives transport-wide CC in its @nth video m-line, -1 if
@@ -711,12 +724,12 @@ add_transport_cc (GstElement *pay, GstCaps *caps, const GstSDPMessage *offer,
 }
 
 std::unique_ptr<PeerMedia>
-SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
-    const GstSDPMessage *offer)
+SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
+    const std::string &label, const GstSDPMessage *offer,
+    const MediaPlan &plan)
 {
-  g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_received_pad),
-      nullptr);
   GstP2pcallSinkPrivate *priv = self_->priv;
+  GstBin *peer_bin = member.peer_bin ();
   struct Input {
     std::unique_ptr<GstElement, ObjectUnref> tee;
     const Codec *codec;
@@ -769,8 +782,12 @@ SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
       gst_util_set_object_arg (G_OBJECT (pay), "aggregate-mode",
           "zero-latency");
     }
-    gst_bin_add_many (GST_BIN (self_), queue, pay, nullptr);
-    gst_element_link (queue, pay);
+    GstElement *proxysink = make ("proxysink");
+    GstElement *proxysrc = make ("proxysrc");
+    g_object_set (proxysrc, "proxysink", proxysink, nullptr);
+    gst_bin_add_many (GST_BIN (self_), queue, pay, proxysink, nullptr);
+    gst_element_link_many (queue, pay, proxysink, nullptr);
+    gst_bin_add (peer_bin, proxysrc);
 
     g_autoptr (GstCaps) caps = rtp_caps (*in.codec, pt);
     if (in.ladder)
@@ -779,32 +796,42 @@ SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
         "sink_%u");
     g_autoptr (GstPad) wb_pad = gst_element_request_pad (webrtcbin, templ,
         nullptr, caps);
-    g_autoptr (GstPad) pay_src = gst_element_get_static_pad (pay, "src");
-    gst_pad_link (pay_src, wb_pad);
+    g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (proxysrc,
+        "src");
+    priv->crossings.add (proxy_src, Crossings::kIntoMember,
+        GST_ELEMENT (self_), member);
+    gst_pad_link (proxy_src, wb_pad);
     GstWebRTCRTPTransceiver *trans = nullptr;
     g_object_get (wb_pad, "transceiver", &trans, nullptr);
     if (trans) {
-      g_object_set (trans, "direction",
+      // Both ways when the member has a p2pcallsrc too: what the peer sends
+      // back comes out of this transceiver.
+      g_object_set (trans, "direction", plan.receive ?
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV :
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
           "codec-preferences", caps, nullptr);
       gst_object_unref (trans);
     }
 
+    gst_element_sync_state_with_parent (proxysrc);
+    gst_element_sync_state_with_parent (proxysink);
     gst_element_sync_state_with_parent (pay);
     gst_element_sync_state_with_parent (queue);
     audio |= in.media == "audio";
+    SinkPeerMedia::Branch branch {nullptr, nullptr, queue, pay, proxysink,
+      proxysrc, nullptr, nullptr};
     if (in.ladder) {
-      media->branches.push_back (connect_ladder (in.ladder, webrtcbin, queue,
-              pay));
+      connect_ladder (in.ladder, webrtcbin, queue, branch);
       adaptive = true;
-      continue;
+    } else {
+      branch.tee_pad = gst_element_request_pad_simple (in.tee.get (),
+          "src_%u");
+      g_autoptr (GstPad) queue_sink = gst_element_get_static_pad (queue,
+          "sink");
+      gst_pad_link (branch.tee_pad, queue_sink);
+      branch.tee = in.tee.release ();
     }
-    GstPad *tee_pad = gst_element_request_pad_simple (in.tee.get (),
-        "src_%u");
-    g_autoptr (GstPad) queue_sink = gst_element_get_static_pad (queue, "sink");
-    gst_pad_link (tee_pad, queue_sink);
-    media->branches.push_back ({in.tee.release (), tee_pad, queue, pay,
-          nullptr, nullptr});
+    media->branches.push_back (branch);
   }
   if (adaptive)
     priv->controller->add_peer (webrtcbin, label, audio);
@@ -813,15 +840,15 @@ SinkHost::attach_media (GstElement *webrtcbin, const std::string &label,
 
 // A peer's branch of a ladder input: the ladder's funnel for this peer,
 // started on the layer its start bitrate fits, then @queue.
-SinkPeerMedia::Branch
+void
 SinkHost::connect_ladder (const std::shared_ptr<EncodingLadder> &ladder,
-    GstElement *webrtcbin, GstElement *queue, GstElement *pay)
+    GstElement *webrtcbin, GstElement *queue, SinkPeerMedia::Branch &branch)
 {
   GstElement *funnel = ladder->connect_peer (webrtcbin,
       self_->priv->controller->start_layer (*ladder));
   gst_element_link (funnel, queue);
-  return {nullptr, nullptr, queue, pay, ladder,
-    GST_ELEMENT (gst_object_ref (funnel))};
+  branch.ladder = ladder;
+  branch.funnel = GST_ELEMENT (gst_object_ref (funnel));
 }
 
 void
@@ -845,14 +872,21 @@ SinkHost::unlink_media (PeerMedia *media)
 }
 
 void
-SinkHost::detach_media (GstElement *, PeerMedia *media)
+SinkHost::detach_media (GstElement *, CallMember &member, PeerMedia *media)
 {
+  GstBin *peer_bin = member.peer_bin ();
   auto sink_media = static_cast<SinkPeerMedia *> (media);
   if (!sink_media)
     return;
   unlink_media (media);
   for (auto &b : sink_media->branches) {
-    for (GstElement *e : {b.funnel, b.queue, b.payloader}) {
+    g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (b.proxysrc,
+        "src");
+    self_->priv->crossings.remove (proxy_src);
+    gst_element_set_locked_state (b.proxysrc, TRUE);
+    gst_element_set_state (b.proxysrc, GST_STATE_NULL);
+    gst_bin_remove (peer_bin, b.proxysrc);
+    for (GstElement *e : {b.funnel, b.queue, b.payloader, b.proxysink}) {
       if (!e)
         continue;
       gst_element_set_locked_state (e, TRUE);
@@ -890,8 +924,6 @@ gst_p2pcall_sink_init (GstP2pcallSink *self)
   self->priv->controller = std::make_unique<AdaptiveController> (
       GST_ELEMENT (self));
   self->priv->host = std::make_unique<SinkHost> (self);
-  self->priv->session = std::make_unique<RoomSession> (GST_ELEMENT (self),
-      *self->priv->host, gst_p2pcall_sink_debug);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
 }
 
@@ -900,7 +932,7 @@ gst_p2pcall_sink_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SINK (object);
   self->priv->controller->stop ();
-  self->priv->session.reset ();
+  CallMember::detach (std::move (self->priv->member), CallMember::kSender);
   for (SendStream &s : self->priv->streams) {
     gst_object_unref (s.entry);
     gst_object_unref (s.tee);
@@ -982,7 +1014,9 @@ gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSinkPrivate *priv = self->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    GstStructure *stats = priv->session->stats ();
+    auto member = get_member (self);
+    GstStructure *stats = member ? member->stats () :
+        gst_structure_new_empty ("application/x-p2pcall-stats");
     add_rate_stats (stats, priv->controller->reports ());
     g_value_take_boxed (value, stats);
     return;
@@ -1033,7 +1067,8 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
         codec == VIDEO_CODEC_VP9 ? "vp9enc" : "vp8enc";
     if (!check_factories (element, {"webrtcbin", "nicesrc", "tee", "queue",
                 "capsfilter", "videoconvert", encoder, "audioconvert",
-                "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay"}))
+                "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay",
+                "proxysink", "proxysrc"}))
       return GST_STATE_CHANGE_FAILURE;
     prepare_dtls_certificate ();
   }
@@ -1050,8 +1085,20 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
       for (SendStream &s : priv->streams)
         s.eos = false;
     }
-    priv->session->start (config);
+    std::string error;
+    auto member = CallMember::attach (element, CallMember::kSender,
+        *priv->host, config, gst_p2pcall_sink_debug, &error);
+    if (!member) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()),
+          (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    std::lock_guard<std::mutex> lock (priv->member_lock);
+    priv->member = std::move (member);
   }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
+    if (auto member = get_member (self))
+      priv->crossings.update (element, *member);
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
@@ -1061,8 +1108,16 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
-    priv->session->stop ();
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    std::shared_ptr<CallMember> member;
+    {
+      std::lock_guard<std::mutex> lock (priv->member_lock);
+      member = priv->member;
+    }
+    CallMember::detach (member, CallMember::kSender);
+    std::lock_guard<std::mutex> lock (priv->member_lock);
+    priv->member.reset ();
+  }
   return ret;
 }
 

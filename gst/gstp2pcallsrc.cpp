@@ -3,8 +3,11 @@
  * @title: p2pcallsrc
  * @see_also: p2pcallsink, webrtcbin
  *
- * Joins a p2pcall room as a member that sends nothing and outputs what the
- * other members send, decoded, in one of two layouts:
+ * Joins a p2pcall room and outputs what the other members send, decoded, in
+ * one of two layouts. Alone it is a member that sends nothing; with a
+ * p2pcallsink of the same server, room and peer-name in the same process,
+ * the two are one member that sends and receives on one peer connection per
+ * remote member. The layouts:
  *
  * - `layout=grid`: two always pads. `video` carries every remote camera
  *   composited into an adaptive grid of `grid-width` × `grid-height` at
@@ -45,6 +48,7 @@
  */
 #include "gstp2pcallsrc.h"
 
+#include "call_member.h"
 #include "call_mixer.h"
 #include "connection_settings.h"
 #include "dtls_certificate.h"
@@ -125,11 +129,16 @@ constexpr const char kRecvAudioCaps[] =
 
 // One remote member's decoders and output pads. pad-added arrives on
 // webrtcbin's and decodebin's streaming threads, removal on the session's.
+// Each stream comes from the member's pipeline through a proxysink there
+// and a proxysrc here.
 struct SrcPeerMedia : PeerMedia {
   GstElement *src = nullptr;    // the p2pcallsrc, not reffed
+  CallMember *member = nullptr; // outlives the media
   std::string label;
   std::mutex lock;              // guards everything below
   bool closing = false;
+  std::vector<GstElement *> proxysinks;         // in the member's pipeline
+  std::vector<GstElement *> proxysrcs;
   std::vector<GstElement *> decoders;
   std::vector<GstPad *> pads;   // ghost pads on the element
   std::map<std::string, guint> next_index;      // by media kind
@@ -152,8 +161,11 @@ struct GstP2pcallSrcPrivate {
   GstPad *video_pad = nullptr;
   GstPad *audio_pad = nullptr;
 
-  std::unique_ptr<RoomSessionHost> host;
-  std::unique_ptr<RoomSession> session;         // uses host: goes first
+  std::unique_ptr<MemberPart> host;
+  // Set from READY -> PAUSED to PAUSED -> READY; uses host.
+  std::mutex member_lock;
+  std::shared_ptr<CallMember> member;
+  Crossings crossings;
 
   // Every remote member's media, for an EOS sent to the element.
   std::mutex media_lock;
@@ -240,36 +252,51 @@ on_webrtc_pad (GstElement *, GstPad *pad, SrcPeerMedia *media)
 {
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
     return;
+  auto self = GST_P2PCALL_SRC (media->src);
+  GstElement *proxysink = gst_element_factory_make ("proxysink", nullptr);
+  GstElement *proxysrc = gst_element_factory_make ("proxysrc", nullptr);
   GstElement *decoder = gst_element_factory_make ("decodebin", nullptr);
   {
     std::lock_guard<std::mutex> lock (media->lock);
     if (media->closing) {
-      gst_object_unref (gst_object_ref_sink (decoder));
+      for (GstElement *e : {proxysink, proxysrc, decoder})
+        gst_object_unref (gst_object_ref_sink (e));
       return;
     }
+    media->proxysinks.push_back (GST_ELEMENT (gst_object_ref (proxysink)));
+    media->proxysrcs.push_back (GST_ELEMENT (gst_object_ref (proxysrc)));
     media->decoders.push_back (GST_ELEMENT (gst_object_ref (decoder)));
   }
+  // This side first, so that nothing reaches the proxysink before its
+  // proxysrc is there to take it.
+  g_object_set (proxysrc, "proxysink", proxysink, nullptr);
   g_signal_connect (decoder, "pad-added", G_CALLBACK (on_decoded_pad), media);
-  gst_bin_add (GST_BIN (media->src), decoder);
+  gst_bin_add_many (GST_BIN (media->src), proxysrc, decoder, nullptr);
+  gst_element_link (proxysrc, decoder);
+  g_autoptr (GstPad) crossing = gst_element_get_static_pad (proxysrc, "src");
+  self->priv->crossings.add (crossing, Crossings::kIntoElement, media->src,
+      *media->member);
   gst_element_sync_state_with_parent (decoder);
-  g_autoptr (GstPad) sink = gst_element_get_static_pad (decoder, "sink");
+  gst_element_sync_state_with_parent (proxysrc);
+
+  gst_bin_add (media->member->peer_bin (), proxysink);
+  gst_element_sync_state_with_parent (proxysink);
+  g_autoptr (GstPad) sink = gst_element_get_static_pad (proxysink, "sink");
   if (gst_pad_link (pad, sink) != GST_PAD_LINK_OK)
-    GST_WARNING_OBJECT (media->src, "could not decode %" GST_PTR_FORMAT, pad);
+    GST_WARNING_OBJECT (media->src, "could not receive %" GST_PTR_FORMAT, pad);
 }
 
-class SrcHost final : public RoomSessionHost {
+class SrcHost final : public MemberPart {
 public:
   explicit SrcHost (GstP2pcallSrc *self) : self_ (self) {}
 
-  bool sends_audio () const override { return false; }
-  bool sends_video () const override { return false; }
-  bool media_ready () const override { return true; }
-
   std::unique_ptr<PeerMedia> attach_media (GstElement *webrtcbin,
-      const std::string &label, const GstSDPMessage *offer) override
+      CallMember &member, const std::string &label,
+      const GstSDPMessage *offer, const MediaPlan &plan) override
   {
     auto media = std::make_unique<SrcPeerMedia> ();
     media->src = GST_ELEMENT (self_);
+    media->member = &member;
     media->label = label;
     if (self_->priv->mixer && self_->priv->mixer->built ())
       media->mixer = self_->priv->mixer.get ();
@@ -280,8 +307,12 @@ public:
     g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_webrtc_pad),
         media.get ());
     if (!offer) {
-      // We offer: ask for what a member may send.
+      // We offer: ask for what a member may send, where the member's
+      // p2pcallsink has no transceiver that carries it both ways.
       for (const char *caps_text : {kRecvVideoCaps, kRecvAudioCaps}) {
+        bool video = caps_text == kRecvVideoCaps;
+        if (video ? plan.sends_video : plan.sends_audio)
+          continue;
         g_autoptr (GstCaps) caps = gst_caps_from_string (caps_text);
         GstWebRTCRTPTransceiver *trans = nullptr;
         g_signal_emit_by_name (webrtcbin, "add-transceiver",
@@ -292,7 +323,8 @@ public:
     return media;
   }
 
-  void detach_media (GstElement *webrtcbin, PeerMedia *peer_media) override
+  void detach_media (GstElement *webrtcbin, CallMember &member,
+      PeerMedia *peer_media) override
   {
     auto media = static_cast<SrcPeerMedia *> (peer_media);
     if (!media)
@@ -304,14 +336,22 @@ public:
     }
     g_signal_handlers_disconnect_by_data (webrtcbin, media);
     std::vector<GstPad *> pads;
-    std::vector<GstElement *> decoders;
+    std::vector<GstElement *> proxysinks, proxysrcs, decoders;
     std::vector<CallMixer::Input *> inputs;
     {
       std::lock_guard<std::mutex> lock (media->lock);
       media->closing = true;
       pads.swap (media->pads);
+      proxysinks.swap (media->proxysinks);
+      proxysrcs.swap (media->proxysrcs);
       decoders.swap (media->decoders);
       inputs.swap (media->inputs);
+    }
+    for (GstElement *proxysink : proxysinks) {
+      gst_element_set_locked_state (proxysink, TRUE);
+      gst_element_set_state (proxysink, GST_STATE_NULL);
+      gst_bin_remove (member.peer_bin (), proxysink);
+      gst_object_unref (proxysink);
     }
     for (CallMixer::Input *input : inputs)
       media->mixer->remove_input (input);
@@ -320,6 +360,15 @@ public:
       gst_pad_set_active (pad, FALSE);
       gst_element_remove_pad (GST_ELEMENT (self_), pad);
       gst_object_unref (pad);
+    }
+    for (GstElement *proxysrc : proxysrcs) {
+      g_autoptr (GstPad) crossing = gst_element_get_static_pad (proxysrc,
+          "src");
+      self_->priv->crossings.remove (crossing);
+      gst_element_set_locked_state (proxysrc, TRUE);
+      gst_element_set_state (proxysrc, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (self_), proxysrc);
+      gst_object_unref (proxysrc);
     }
     for (GstElement *decoder : decoders) {
       g_signal_handlers_disconnect_by_data (decoder, media);
@@ -419,15 +468,6 @@ on_deep_element_added (GstBin *, GstBin *, GstElement *element, gpointer)
   }
 }
 
-// webrtcbin holds network sinks, and a bin holding a sink counts as one: the
-// pipeline would then wait for EOS from this source, which it never posts
-// (its sinks are the network). p2pcallsrc only ever produces data.
-static void
-stay_a_source (GstBin *bin, GstElement *, gpointer)
-{
-  GST_OBJECT_FLAG_UNSET (bin, GST_ELEMENT_FLAG_SINK);
-}
-
 static void
 gst_p2pcall_src_init (GstP2pcallSrc *self)
 {
@@ -442,11 +482,7 @@ gst_p2pcall_src_init (GstP2pcallSrc *self)
       gst_p2pcall_src_debug);
   update_grid_pads (self, self->priv->layout);
   self->priv->host = std::make_unique<SrcHost> (self);
-  self->priv->session = std::make_unique<RoomSession> (GST_ELEMENT (self),
-      *self->priv->host, gst_p2pcall_src_debug);
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
-  g_signal_connect (self, "element-added", G_CALLBACK (stay_a_source),
-      nullptr);
   g_signal_connect (self, "deep-element-added",
       G_CALLBACK (on_deep_element_added), nullptr);
 }
@@ -455,7 +491,7 @@ static void
 gst_p2pcall_src_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SRC (object);
-  self->priv->session.reset ();
+  CallMember::detach (std::move (self->priv->member), CallMember::kReceiver);
   self->priv->mixer.reset ();
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -503,7 +539,13 @@ gst_p2pcall_src_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSrcPrivate *priv = GST_P2PCALL_SRC (object)->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    g_value_take_boxed (value, priv->session->stats ());
+    std::shared_ptr<CallMember> member;
+    {
+      std::lock_guard<std::mutex> lock (priv->member_lock);
+      member = priv->member;
+    }
+    g_value_take_boxed (value, member ? member->stats () :
+        gst_structure_new_empty ("application/x-p2pcall-stats"));
     return;
   }
   std::lock_guard<std::mutex> lock (priv->settings_lock);
@@ -538,7 +580,8 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
 
   if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
       !check_factories (element, {"webrtcbin", "nicesrc", "decodebin",
-              "rtpvp8depay", "vp8dec", "rtpopusdepay", "opusdec"}))
+              "rtpvp8depay", "vp8dec", "rtpopusdepay", "opusdec", "proxysink",
+              "proxysrc"}))
     return GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_NULL_TO_READY && !build_grid (self))
     return GST_STATE_CHANGE_FAILURE;
@@ -552,7 +595,21 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
     }
     if (!check_connection_settings (element, config))
       return GST_STATE_CHANGE_FAILURE;
-    priv->session->start (config);
+    std::string error;
+    auto member = CallMember::attach (element, CallMember::kReceiver,
+        *priv->host, config, gst_p2pcall_src_debug, &error);
+    if (!member) {
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()),
+          (nullptr));
+      return GST_STATE_CHANGE_FAILURE;
+    }
+    std::lock_guard<std::mutex> lock (priv->member_lock);
+    priv->member = std::move (member);
+  }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING) {
+    std::lock_guard<std::mutex> lock (priv->member_lock);
+    if (priv->member)
+      priv->crossings.update (element, *priv->member);
   }
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
@@ -568,9 +625,17 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
       // Live: data comes when members do, there is nothing to preroll.
       ret = GST_STATE_CHANGE_NO_PREROLL;
       break;
-    case GST_STATE_CHANGE_PAUSED_TO_READY:
-      priv->session->stop ();
+    case GST_STATE_CHANGE_PAUSED_TO_READY: {
+      std::shared_ptr<CallMember> member;
+      {
+        std::lock_guard<std::mutex> lock (priv->member_lock);
+        member = priv->member;
+      }
+      CallMember::detach (member, CallMember::kReceiver);
+      std::lock_guard<std::mutex> lock (priv->member_lock);
+      priv->member.reset ();
       break;
+    }
     case GST_STATE_CHANGE_READY_TO_NULL:
       // Rebuilt at the next start, with the grid settings of then.
       clear_grid (self);

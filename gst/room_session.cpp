@@ -8,6 +8,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 
 #define GST_CAT_DEFAULT category_
@@ -108,6 +109,8 @@ struct RoomSession::PeerConnection {
   ElementPtr webrtcbin;
   std::unique_ptr<PeerMedia> media;
   bool remote_description_set = false;
+  std::string remote_session_id;        // o= of the peer's descriptions
+  bool media_complete = true;   // made when every input had caps
   bool confirmed = true;        // seen again since the last rejoin
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
   std::vector<std::pair<unsigned, std::string>> pending_candidates;
@@ -117,10 +120,9 @@ struct RoomSession::PeerConnection {
   gint64 last_bytes_time = 0;
 };
 
-RoomSession::RoomSession (GstElement *element, RoomSessionHost &host,
-    GstDebugCategory *category)
-  : element_ (element), host_ (host), category_ (category),
-    client_id_ (random_client_id ())
+RoomSession::RoomSession (RoomSessionHost &host, GstDebugCategory *category)
+  : host_ (host), log_object_ (GST_OBJECT (host.peer_bin ())),
+    category_ (category), client_id_ (random_client_id ())
 {
 }
 
@@ -183,11 +185,9 @@ RoomSession::events ()
     on_error (fatal, code, message);
   };
   ev.connection_lost = [this] {
-    GST_WARNING_OBJECT (element_, "lost the signalling server, reconnecting");
-    gst_element_post_message (element_,
-        gst_message_new_element (GST_OBJECT (element_),
-            gst_structure_new ("p2pcall-signalling-lost", "server",
-                G_TYPE_STRING, config_.server.c_str (), nullptr)));
+    GST_WARNING_OBJECT (log_object_, "lost the signalling server, reconnecting");
+    post_element_message (gst_structure_new ("p2pcall-signalling-lost",
+            "server", G_TYPE_STRING, config_.server.c_str (), nullptr));
   };
   return ev;
 }
@@ -204,6 +204,7 @@ RoomSession::start (const SessionConfig &config)
   }
   signalling_ = make_signalling ();
   thread_ = std::thread ([this] {
+        thread_id_ = std::this_thread::get_id ();
         g_main_context_push_thread_default (context_);
         g_main_loop_run (loop_);
         g_main_context_pop_thread_default (context_);
@@ -262,6 +263,71 @@ RoomSession::stop ()
 }
 
 void
+RoomSession::run_sync (std::function<void ()> change, bool renegotiate)
+{
+  if (!thread_.joinable ()) {
+    change ();
+    return;
+  }
+  if (std::this_thread::get_id () == thread_id_) {
+    renegotiate ? renegotiate_all (change) : change ();
+    return;
+  }
+  std::mutex lock;
+  std::condition_variable cond;
+  bool done = false;
+  post ([&] {
+        renegotiate ? renegotiate_all (change) : change ();
+        std::lock_guard<std::mutex> guard (lock);
+        done = true;
+        cond.notify_one ();
+      });
+  std::unique_lock<std::mutex> guard (lock);
+  cond.wait (guard, [&] { return done; });
+}
+
+void
+RoomSession::set_latency_ms (int latency_ms)
+{
+  config_.latency_ms = latency_ms;
+}
+
+// On the session thread. webrtcbin in 1.22 cannot be relied on to add a
+// sending or receiving part to a connection that was negotiated without it,
+// so the member starts each connection over, as the offerer.
+void
+RoomSession::renegotiate_all (const std::function<void ()> &change)
+{
+  std::vector<PeerConnection *> all;
+  {
+    std::lock_guard<std::mutex> lock (peers_lock_);
+    for (auto &[key, pc] : peers_)
+      all.push_back (pc.get ());
+  }
+  std::vector<std::pair<std::string, std::string>> again;
+  for (PeerConnection *pc : all) {
+    if (pc->confirmed)
+      again.emplace_back (pc->remote_id, pc->client_id);
+    remove_peer (pc, true);
+  }
+  change ();
+  if (self_id_.empty ())
+    return;     // not in the room yet: joining sends what we have
+  signalling_->send_peer_state (host_.sends_audio (), host_.sends_video (),
+      client_id_);
+  GST_INFO_OBJECT (log_object_, "what this member sends or receives changed: "
+      "offering anew to %zu peer(s)", again.size ());
+  for (auto &[id, client_id] : again) {
+    if (!host_.media_ready ()) {
+      deferred_offers_.emplace_back (id, client_id);
+      continue;
+    }
+    if (PeerConnection *pc = create_peer (id, client_id, {}, nullptr))
+      create_offer (*pc);
+  }
+}
+
+void
 RoomSession::media_ready_changed ()
 {
   post ([this] {
@@ -269,6 +335,21 @@ RoomSession::media_ready_changed ()
           return;
         std::vector<std::pair<std::string, std::string>> waiting;
         waiting.swap (deferred_offers_);
+        // An answer made while an input had no caps yet left it out: that
+        // connection starts over now, with everything.
+        std::vector<PeerConnection *> incomplete;
+        {
+          std::lock_guard<std::mutex> lock (peers_lock_);
+          for (auto &[key, pc] : peers_)
+            if (!pc->media_complete)
+              incomplete.push_back (pc.get ());
+        }
+        for (PeerConnection *pc : incomplete) {
+          GST_INFO_OBJECT (log_object_, "offering %s anew with every input",
+              pc->remote_id.c_str ());
+          waiting.emplace_back (pc->remote_id, pc->client_id);
+          remove_peer (pc, true);
+        }
         for (auto &[id, client_id] : waiting) {
           if (find_by_id (id))
             continue;
@@ -290,7 +371,7 @@ RoomSession::on_joined (const std::string &self_id,
   joined_before_ = true;
   self_id_ = self_id;
   ice_servers_ = ice_servers;
-  GST_INFO_OBJECT (element_, "%s room '%s' as %s with %zu other members",
+  GST_INFO_OBJECT (log_object_, "%s room '%s' as %s with %zu other members",
       rejoin ? "rejoined" : "joined", config_.room.c_str (), self_id.c_str (),
       peers.size ());
 
@@ -311,7 +392,7 @@ RoomSession::on_joined (const std::string &self_id,
     known_client_ids_[peer.id] = peer.client_id;
     PeerConnection *pc = find_by_client_id (peer.client_id);
     if (pc) {
-      GST_INFO_OBJECT (element_, "peer %s is back as %s",
+      GST_INFO_OBJECT (log_object_, "peer %s is back as %s",
           pc->remote_id.c_str (), peer.id.c_str ());
       std::lock_guard<std::mutex> lock (peers_lock_);
       pc->remote_id = peer.id;
@@ -326,13 +407,11 @@ RoomSession::on_joined (const std::string &self_id,
 
   signalling_->send_peer_state (host_.sends_audio (), host_.sends_video (),
       client_id_);
-  gst_element_post_message (element_,
-      gst_message_new_element (GST_OBJECT (element_),
-          gst_structure_new ("p2pcall-joined",
-              "room-id", G_TYPE_STRING, config_.room.c_str (),
-              "peer-id", G_TYPE_STRING, self_id.c_str (),
-              "client-id", G_TYPE_STRING, client_id_.c_str (),
-              "rejoin", G_TYPE_BOOLEAN, rejoin, nullptr)));
+  post_element_message (gst_structure_new ("p2pcall-joined",
+          "room-id", G_TYPE_STRING, config_.room.c_str (),
+          "peer-id", G_TYPE_STRING, self_id.c_str (),
+          "client-id", G_TYPE_STRING, client_id_.c_str (),
+          "rejoin", G_TYPE_BOOLEAN, rejoin, nullptr));
 }
 
 void
@@ -346,7 +425,7 @@ RoomSession::remove_unconfirmed ()
         gone.push_back (pc.get ());
   }
   for (PeerConnection *pc : gone) {
-    GST_INFO_OBJECT (element_, "peer %s did not come back",
+    GST_INFO_OBJECT (log_object_, "peer %s did not come back",
         pc->remote_id.c_str ());
     remove_peer (pc, true);
   }
@@ -399,7 +478,7 @@ RoomSession::resolve_join (const std::string &peer_id,
   pending_joins_.erase (it);
 
   if (PeerConnection *pc = find_by_client_id (client_id)) {
-    GST_INFO_OBJECT (element_, "peer %s rejoined as %s, keeping its "
+    GST_INFO_OBJECT (log_object_, "peer %s rejoined as %s, keeping its "
         "connection", pc->remote_id.c_str (), peer_id.c_str ());
     std::lock_guard<std::mutex> lock (peers_lock_);
     pc->remote_id = peer_id;
@@ -424,12 +503,27 @@ RoomSession::on_description (const std::string &peer_id,
   GstSDPMessage *sdp = nullptr;
   gst_sdp_message_new_from_text (sdp_text.c_str (), &sdp);
   if (!sdp) {
-    GST_WARNING_OBJECT (element_, "unparsable %s from %s", type.c_str (),
+    GST_WARNING_OBJECT (log_object_, "unparsable %s from %s", type.c_str (),
         peer_id.c_str ());
     return;
   }
   complete_rejected_mlines (sdp);
   PeerConnection *pc = find_by_id (peer_id);
+  const GstSDPOrigin *origin = gst_sdp_message_get_origin (sdp);
+  std::string session_id = origin && origin->sess_id ? origin->sess_id : "";
+  if (pc && type == protocol::kOffer && !pc->remote_session_id.empty () &&
+      session_id != pc->remote_session_id) {
+    // Not a renegotiation but a new connection (PROTOCOL.md): the peer
+    // started over, for instance because what it sends changed.
+    GST_INFO_OBJECT (log_object_, "%s offers a new session, replacing its "
+        "connection", peer_id.c_str ());
+    std::string client_id = pc->client_id;
+    remove_peer (pc, true);
+    known_client_ids_[peer_id] = client_id;
+    pc = nullptr;
+  }
+  if (pc)
+    pc->remote_session_id = session_id;
   if (type == protocol::kAnswer) {
     if (pc) {
       warn_rejected_media (*pc, sdp);
@@ -449,6 +543,7 @@ RoomSession::on_description (const std::string &peer_id,
       gst_sdp_message_free (sdp);
       return;
     }
+    pc->remote_session_id = session_id;
   }
   apply_remote (*pc, GST_WEBRTC_SDP_TYPE_OFFER, sdp);
 }
@@ -492,10 +587,13 @@ RoomSession::warn_rejected_media (const PeerConnection &pc,
     if (gst_sdp_media_get_port (ours) == 0 && !bundle_only)
       continue;     // we rejected it ourselves
     std::string codecs = codec_names (ours);
-    GST_ELEMENT_WARNING (element_, STREAM, CODEC_NOT_FOUND,
-        ("Peer %s refused our %s (%s): it decodes none of these codecs.",
-            pc.remote_id.c_str (), GST_STR_NULL (gst_sdp_media_get_media (ours)),
-            codecs.c_str ()), ("m-line %u rejected in the answer", i));
+    g_autofree char *text = g_strdup_printf ("Peer %s refused our %s (%s): "
+        "it decodes none of these codecs.", pc.remote_id.c_str (),
+        GST_STR_NULL (gst_sdp_media_get_media (ours)), codecs.c_str ());
+    g_autofree char *debug = g_strdup_printf ("m-line %u rejected in the "
+        "answer", i);
+    element_message (GST_MESSAGE_WARNING, GST_STREAM_ERROR,
+        GST_STREAM_ERROR_CODEC_NOT_FOUND, text, debug);
   }
   if (offer)
     gst_webrtc_session_description_free (offer);
@@ -535,23 +633,23 @@ RoomSession::on_error (bool fatal, const std::string &code,
     const std::string &message)
 {
   if (!fatal) {
-    GST_WARNING_OBJECT (element_, "server refused a message: %s (%s)",
+    GST_WARNING_OBJECT (log_object_, "server refused a message: %s (%s)",
         message.c_str (), code.c_str ());
     return;
   }
   if (code == "tls")
-    GST_ELEMENT_ERROR (element_, RESOURCE, OPEN_READ_WRITE,
-        ("Could not connect securely to the signalling server %s: %s",
-            config_.server.c_str (), message.c_str ()), (nullptr));
+    element_message (GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_READ_WRITE, "Could not connect securely to "
+        "the signalling server " + config_.server + ": " + message);
   else if (code == "unreachable" || code == "bad-url")
-    GST_ELEMENT_ERROR (element_, RESOURCE, OPEN_READ_WRITE,
-        ("Could not connect to the signalling server %s.",
-            config_.server.c_str ()), ("%s", message.c_str ()));
+    element_message (GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_READ_WRITE, "Could not connect to the "
+        "signalling server " + config_.server + ".", message);
   else
-    GST_ELEMENT_ERROR (element_, RESOURCE, SETTINGS,
-        ("The signalling server %s refused to let us join room '%s': %s",
-            config_.server.c_str (), config_.room.c_str (), message.c_str ()),
-        ("error code %s", code.c_str ()));
+    element_message (GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_SETTINGS, "The signalling server " +
+        config_.server + " refused to let us join room '" + config_.room +
+        "': " + message, "error code " + code);
 }
 
 // ---------------------------------------------------------------------------
@@ -615,17 +713,17 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
     gboolean ok = FALSE;
     g_signal_emit_by_name (webrtcbin, "add-turn-server", turn.c_str (), &ok);
     if (!ok)
-      GST_WARNING_OBJECT (element_, "webrtcbin refused TURN server %s",
+      GST_WARNING_OBJECT (log_object_, "webrtcbin refused TURN server %s",
           turn.c_str ());
   }
   if (config_.relay_only) {
     gst_util_set_object_arg (G_OBJECT (webrtcbin), "ice-transport-policy",
         "relay");
     if (turns.empty ())
-      GST_ELEMENT_WARNING (element_, RESOURCE, SETTINGS,
-          ("ice-transport-policy is relay but no TURN server is known: set "
-              "turn-server or start the signalling server with "
-              "--turn-server."), (nullptr));
+      element_message (GST_MESSAGE_WARNING, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_SETTINGS, "ice-transport-policy is relay but no "
+          "TURN server is known: set turn-server or start the signalling "
+          "server with --turn-server.");
   }
 
   std::vector<std::string> addresses = config_.ice_addresses;
@@ -639,7 +737,7 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
       g_signal_emit_by_name (ice, "add-local-ip-address", address.c_str (),
           &ok);
       if (!ok)
-        GST_WARNING_OBJECT (element_, "ICE agent refused local address %s",
+        GST_WARNING_OBJECT (log_object_, "ICE agent refused local address %s",
             address.c_str ());
     }
     g_clear_object (&ice);
@@ -653,8 +751,8 @@ RoomSession::create_peer (const std::string &remote_id,
 {
   GstElement *webrtcbin = gst_element_factory_make ("webrtcbin", nullptr);
   if (!webrtcbin) {
-    GST_ELEMENT_ERROR (element_, CORE, MISSING_PLUGIN,
-        ("The webrtcbin element is missing."), (nullptr));
+    element_message (GST_MESSAGE_ERROR, GST_CORE_ERROR,
+        GST_CORE_ERROR_MISSING_PLUGIN, "The webrtcbin element is missing.");
     return nullptr;
   }
   auto pc = std::make_unique<PeerConnection> ();
@@ -662,6 +760,7 @@ RoomSession::create_peer (const std::string &remote_id,
   pc->client_id = client_id;
   pc->name = name;
   pc->label = remote_id;
+  pc->media_complete = host_.media_ready ();
   pc->webrtcbin.reset (GST_ELEMENT (gst_object_ref_sink (webrtcbin)));
   configure_webrtcbin (webrtcbin);
 
@@ -698,7 +797,7 @@ RoomSession::create_peer (const std::string &remote_id,
                 });
           }), this);
 
-  gst_bin_add (GST_BIN (element_), webrtcbin);
+  gst_bin_add (host_.peer_bin (), webrtcbin);
   gst_element_sync_state_with_parent (webrtcbin);
   pc->media = host_.attach_media (webrtcbin, pc->label, offer);
 
@@ -707,7 +806,7 @@ RoomSession::create_peer (const std::string &remote_id,
     std::lock_guard<std::mutex> lock (peers_lock_);
     peers_[next_key_++] = std::move (pc);
   }
-  GST_INFO_OBJECT (element_, "new peer connection with %s (client %s)",
+  GST_INFO_OBJECT (log_object_, "new peer connection with %s (client %s)",
       remote_id.c_str (), client_id.c_str ());
   post_peer_message ("p2pcall-peer-joined", *raw);
   return raw;
@@ -728,7 +827,7 @@ RoomSession::remove_peer (PeerConnection *pc, bool announce)
   }
   if (!owned)
     return;
-  GST_INFO_OBJECT (element_, "removing peer connection with %s",
+  GST_INFO_OBJECT (log_object_, "removing peer connection with %s",
       owned->remote_id.c_str ());
   teardown (*owned);
   if (announce)
@@ -752,7 +851,7 @@ RoomSession::teardown (PeerConnection &pc)
   gst_element_set_state (webrtcbin, GST_STATE_NULL);
   host_.detach_media (webrtcbin, pc.media.get ());
   pc.media.reset ();
-  gst_bin_remove (GST_BIN (element_), webrtcbin);
+  gst_bin_remove (host_.peer_bin (), webrtcbin);
 }
 
 // ---------------------------------------------------------------------------
@@ -936,7 +1035,7 @@ RoomSession::reply_promise (GstElement *webrtcbin,
 void
 RoomSession::create_offer (PeerConnection &pc)
 {
-  GST_DEBUG_OBJECT (element_, "creating offer for %s", pc.remote_id.c_str ());
+  GST_DEBUG_OBJECT (log_object_, "creating offer for %s", pc.remote_id.c_str ());
   GstPromise *promise = reply_promise (pc.webrtcbin.get (),
       [] (RoomSession * self, GstElement * wb, const GstStructure * reply) {
         self->on_local_description (wb, GST_WEBRTC_SDP_TYPE_OFFER, reply);
@@ -960,7 +1059,7 @@ RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
         &desc, nullptr);
   if (!desc) {
     g_autofree char *text = reply ? gst_structure_to_string (reply) : nullptr;
-    GST_WARNING_OBJECT (element_, "webrtcbin made no %s for %s: %s", field,
+    GST_WARNING_OBJECT (log_object_, "webrtcbin made no %s for %s: %s", field,
         pc->remote_id.c_str (), GST_STR_NULL (text));
     return;
   }
@@ -1025,10 +1124,10 @@ RoomSession::on_gathering_state (GstElement *webrtcbin)
   if (!pc || state != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE ||
       pc->relay_candidate || turn_hosts_.empty ())
     return;
-  GST_ELEMENT_WARNING (element_, RESOURCE, OPEN_READ_WRITE,
-      ("No relay candidate from the TURN server %s for peer %s: it refused "
-          "the credentials (wrong or expired) or cannot be reached.",
-          turn_hosts_.c_str (), pc->remote_id.c_str ()), (nullptr));
+  element_message (GST_MESSAGE_WARNING, GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_OPEN_READ_WRITE, "No relay candidate from the TURN "
+      "server " + turn_hosts_ + " for peer " + pc->remote_id + ": it refused "
+      "the credentials (wrong or expired) or cannot be reached.");
 }
 
 void
@@ -1048,7 +1147,7 @@ RoomSession::on_connection_state (GstElement *webrtcbin)
   g_autoptr (GEnumClass) klass = G_ENUM_CLASS (g_type_class_ref (
           GST_TYPE_WEBRTC_PEER_CONNECTION_STATE));
   const char *nick = g_enum_get_value (klass, state)->value_nick;
-  GST_INFO_OBJECT (element_, "connection with %s: %s", pc->remote_id.c_str (),
+  GST_INFO_OBJECT (log_object_, "connection with %s: %s", pc->remote_id.c_str (),
       nick);
   post_peer_message ("p2pcall-peer-connection-state", *pc, nick);
   if (state == GST_WEBRTC_PEER_CONNECTION_STATE_CONNECTED)
@@ -1067,8 +1166,33 @@ RoomSession::post_peer_message (const char *name, const PeerConnection &pc,
       "label", G_TYPE_STRING, pc.label.c_str (), nullptr);
   if (state)
     gst_structure_set (s, "state", G_TYPE_STRING, state, nullptr);
-  gst_element_post_message (element_,
-      gst_message_new_element (GST_OBJECT (element_), s));
+  post_element_message (s);
+}
+
+// Element messages and errors of the member go out through each of its
+// elements: an application watches the bus of the pipeline it made.
+void
+RoomSession::post_element_message (GstStructure *s)
+{
+  for (GstElement *e : host_.elements ()) {
+    gst_element_post_message (e, gst_message_new_element (GST_OBJECT (e),
+            gst_structure_copy (s)));
+    gst_object_unref (e);
+  }
+  gst_structure_free (s);
+}
+
+void
+RoomSession::element_message (GstMessageType type, GQuark domain, gint code,
+    const std::string &text, const std::string &debug)
+{
+  GST_WARNING_OBJECT (log_object_, "%s", text.c_str ());
+  for (GstElement *e : host_.elements ()) {
+    gst_element_message_full (e, type, domain, code, g_strdup (text.c_str ()),
+        debug.empty () ? nullptr : g_strdup (debug.c_str ()), __FILE__,
+        GST_FUNCTION, __LINE__);
+    gst_object_unref (e);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -1103,6 +1227,7 @@ RoomSession::stats ()
     guint64 bytes = 0;
     gint64 packets_lost = 0;
     double rtt = -1, fraction_lost = 0;
+    std::vector<std::string> candidate_types;
     for (int i = 0; reply && i < gst_structure_n_fields (reply); i++) {
       const GValue *v = gst_structure_get_value (reply,
           gst_structure_nth_field_name (reply, i));
@@ -1116,6 +1241,12 @@ RoomSession::stats ()
       guint64 b;
       gint64 lost;
       double d;
+      const char *candidate_type = gst_structure_get_string (st,
+          "candidate-type");
+      if (type == GST_WEBRTC_STATS_LOCAL_CANDIDATE && candidate_type &&
+          std::find (candidate_types.begin (), candidate_types.end (),
+              candidate_type) == candidate_types.end ())
+        candidate_types.push_back (candidate_type);
       if ((type == GST_WEBRTC_STATS_OUTBOUND_RTP &&
               gst_structure_get_uint64 (st, "bytes-sent", &b)) ||
           (type == GST_WEBRTC_STATS_INBOUND_RTP &&
@@ -1149,9 +1280,14 @@ RoomSession::stats ()
         pc.last_bytes_time = now;
       }
     }
+    std::sort (candidate_types.begin (), candidate_types.end ());
+    std::string local_types;
+    for (const std::string &t : candidate_types)
+      local_types += (local_types.empty () ? "" : ",") + t;
     g_autoptr (GEnumClass) klass = G_ENUM_CLASS (g_type_class_ref (
             GST_TYPE_WEBRTC_PEER_CONNECTION_STATE));
     GstStructure *peer = gst_structure_new ("p2pcall-peer-stats",
+        "local-candidate-types", G_TYPE_STRING, local_types.c_str (),
         "peer-id", G_TYPE_STRING, r.remote_id.c_str (),
         "client-id", G_TYPE_STRING, r.client_id.c_str (),
         "state", G_TYPE_STRING, g_enum_get_value (klass, r.state)->value_nick,

@@ -1,6 +1,7 @@
 // One membership of a room: the signalling client, one webrtcbin per remote
-// member and the negotiation between them. Shared by p2pcallsink and
-// p2pcallsrc, which supply the media through RoomSessionHost.
+// member and the negotiation between them. Its host (a CallMember, which
+// holds the p2pcallsink and p2pcallsrc of the member) supplies the media and
+// the bin the webrtcbins live in.
 #pragma once
 
 #include "signalling.h"
@@ -59,12 +60,16 @@ public:
   virtual void detach_media (GstElement * webrtcbin, PeerMedia * media) = 0;
   // The peer's transport just connected (the sink asks for a key frame).
   virtual void peer_connected (PeerMedia *) {}
+  // Where the webrtcbins go (a pipeline of the member's own).
+  virtual GstBin *peer_bin () = 0;
+  // The elements the member speaks through, reffed: its bus messages,
+  // errors and warnings are posted on each.
+  virtual std::vector<GstElement *> elements () = 0;
 };
 
 class RoomSession {
 public:
-  RoomSession (GstElement * element, RoomSessionHost & host,
-      GstDebugCategory * category);
+  RoomSession (RoomSessionHost & host, GstDebugCategory * category);
   ~RoomSession ();
 
   // Starts signalling on a thread and main context of the session's own.
@@ -75,6 +80,15 @@ public:
 
   // The host's media_ready() may have turned true: send deferred offers.
   void media_ready_changed ();
+  // Runs @change on the session thread and returns when it has run. When
+  // @renegotiate, what the member sends or receives changes there: every
+  // peer connection is closed before @change and made anew after it, with
+  // a fresh offer from us (a peer takes an offer of another SDP session as
+  // a new connection, PROTOCOL.md), and the peer-state goes out again.
+  // Before start() or after stop(), @change runs on the calling thread.
+  void run_sync (std::function<void ()> change, bool renegotiate);
+  // webrtcbin's jitter buffer latency for connections made from now on.
+  void set_latency_ms (int latency_ms);
   // Per-peer statistics (see the elements' "stats" property).
   GstStructure *stats ();
 
@@ -129,10 +143,14 @@ private:
 
   void post_peer_message (const char *name, const PeerConnection & pc,
       const char *state = nullptr);
+  void post_element_message (GstStructure * s);
+  void element_message (GstMessageType type, GQuark domain, gint code,
+      const std::string & text, const std::string & debug = {});
+  void renegotiate_all (const std::function<void ()> & change);
   void announce_peer (PeerConnection & pc);
 
-  GstElement *element_;         // the owning bin, not reffed
   RoomSessionHost & host_;
+  GstObject *log_object_;       // the host's peer bin, for debug logs
   GstDebugCategory *category_;
   const std::string client_id_;
 
@@ -160,6 +178,7 @@ private:
   // Guards context_ against post() from webrtcbin's threads during stop().
   std::mutex context_lock_;
   GMainContext *context_ = nullptr;
+  std::thread::id thread_id_;
   GMainLoop *loop_ = nullptr;
   std::thread thread_;
 };

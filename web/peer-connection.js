@@ -34,6 +34,11 @@ export function usableIceServers(iceServers) {
   return usable;
 }
 
+// The session id of an SDP's o= line ("o=- 4611731400430051336 2 IN IP4 ...").
+function sdpSessionId(sdp) {
+  return /^o=\S+ (\S+)/m.exec(sdp ?? '')?.[1] ?? '';
+}
+
 // Events: 'track' (detail: MediaStream), 'state' (detail: connectionState),
 // 'data' (detail: parsed data-channel message), 'channel-open', 'channel-close',
 // 'gave-up'.
@@ -82,6 +87,14 @@ export class PeerConnection extends EventTarget {
   get channelOpen() { return this.#channel?.readyState === 'open'; }
   get signalingState() { return this.#pc.signalingState; }
   get localDescription() { return this.#pc.localDescription; }
+
+  // True when @description (an offer) starts a new connection rather than
+  // renegotiating this one: its SDP session id (o= line) is another
+  // (PROTOCOL.md "Who offers").
+  isNewSession(description) {
+    const remote = this.#pc.remoteDescription?.sdp;
+    return Boolean(remote) && sdpSessionId(description.sdp) !== sdpSessionId(remote);
+  }
 
   // New ICE credentials; negotiationneeded then sends the restart offer.
   restartIce() {

@@ -151,6 +151,11 @@ export class RoomSession {
     if (!peerId || !description) return;
     let member = this.#memberById(peerId);
     if (!member) member = this.#adopt(peerId, null);
+    if (member.pc && description.type === 'offer' && member.pc.isNewSession(description)) {
+      // The member started its connection over: same member, new connection.
+      member.pc.close();
+      member.pc = null;
+    }
     if (!member.pc) this.#connect(member, false);
     member.pc.handleDescription(description);
   }
@@ -208,15 +213,17 @@ export class RoomSession {
       send: (msg) => this.#signalling.send(msg),
     });
     member.pc = pc;
-    pc.addEventListener('track', ({ detail }) => this.state.setMember(member.key, { stream: detail }));
-    pc.addEventListener('state', ({ detail }) => {
+    // A connection replaced by a new one (see #description) speaks no more.
+    const current = (handler) => (event) => { if (member.pc === pc) handler(event); };
+    pc.addEventListener('track', current(({ detail }) => this.state.setMember(member.key, { stream: detail })));
+    pc.addEventListener('state', current(({ detail }) => {
       this.state.setMember(member.key, { connection: detail });
       if (detail === 'closed' || (detail === 'failed' && !member.peerId)) this.#removeMember(member);
-    });
-    pc.addEventListener('gave-up', () => this.#removeMember(member));
+    }));
+    pc.addEventListener('gave-up', current(() => this.#removeMember(member)));
     // The other side closed its connection: it left, whatever the server says.
-    pc.addEventListener('channel-close', () => this.#removeMember(member));
-    pc.addEventListener('data', ({ detail }) => {
+    pc.addEventListener('channel-close', current(() => this.#removeMember(member)));
+    pc.addEventListener('data', current(({ detail }) => {
       if (detail.type === DataType.BYE) {
         member.leaving = true;
         // The server may have said it left before this arrived: it is not
@@ -226,7 +233,7 @@ export class RoomSession {
       if (detail.type === DataType.CHAT && typeof detail.text === 'string') {
         this.state.addChat({ from: String(detail.name || this.state.members.get(member.key)?.name || member.peerId), text: detail.text, own: false });
       }
-    });
+    }));
   }
 
   #orphan(member) {

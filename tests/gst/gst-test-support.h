@@ -106,6 +106,31 @@ public:
   }
 
   guint port () const { return port_; }
+
+  // A number from the server's /healthz ("members", "connections", "rooms").
+  int health (const char *field) const
+  {
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GSocketConnection) conn = g_socket_client_connect_to_host (
+        client, "127.0.0.1", port_, nullptr, nullptr);
+    if (!conn || tls_)
+      return -1;
+    const char request[] = "GET /healthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));
+    g_output_stream_write_all (out, request, strlen (request), nullptr,
+        nullptr, nullptr);
+    GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+    std::string response;
+    char buf[1024];
+    gssize n;
+    while ((n = g_input_stream_read (in, buf, sizeof buf, nullptr,
+                nullptr)) > 0)
+      response.append (buf, n);
+    std::string key = std::string ("\"") + field + "\":";
+    size_t at = response.find (key);
+    return at == std::string::npos ? -1 : atoi (response.c_str () + at +
+        key.size ());
+  }
   std::string url () const
   {
     return std::string (tls_ ? "wss" : "ws") + "://127.0.0.1:" +
@@ -117,6 +142,68 @@ private:
   GSubprocess *proc_ = nullptr;
   guint port_ = 0;
   bool tls_ = false;
+};
+
+// Starts a child that dies with the test, even when an assertion aborts it.
+inline GSubprocess *
+spawn_child (const std::vector<std::string> &args, GSubprocessFlags flags)
+{
+  std::vector<const char *> argv;
+  for (const std::string &a : args)
+    argv.push_back (a.c_str ());
+  argv.push_back (nullptr);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_subprocess_launcher_set_child_setup (launcher, +[] (gpointer) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+      }, nullptr, nullptr);
+  g_autoptr (GError) err = nullptr;
+  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv.data (),
+      &err);
+  fail_unless (proc != nullptr, "cannot start %s: %s", argv[0],
+      err ? err->message : "?");
+  return proc;
+}
+
+// A gst-launch-1.0 process, another member of the call. With -v in
+// @description, output() has what it printed (the caps of its pads).
+class MemberProcess {
+public:
+  explicit MemberProcess (const std::string &description)
+  {
+    g_auto (GStrv) args = nullptr;
+    fail_unless (g_shell_parse_argv (description.c_str (), nullptr, &args,
+            nullptr));
+    std::vector<std::string> argv = {"gst-launch-1.0"};
+    for (char **a = args; *a; a++)
+      argv.push_back (*a);
+    proc_ = spawn_child (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  }
+
+  ~MemberProcess ()
+  {
+    g_subprocess_send_signal (proc_, SIGCONT);
+    g_subprocess_send_signal (proc_, SIGKILL);
+    g_subprocess_wait (proc_, nullptr, nullptr);
+    g_object_unref (proc_);
+  }
+
+  void send_signal (int signum) { g_subprocess_send_signal (proc_, signum); }
+
+  // Everything printed so far; reading also keeps the pipe from filling.
+  const std::string &output ()
+  {
+    auto in = G_POLLABLE_INPUT_STREAM (g_subprocess_get_stdout_pipe (proc_));
+    char buf[4096];
+    gssize n;
+    while ((n = g_pollable_input_stream_read_nonblocking (in, buf,
+                sizeof buf, nullptr, nullptr)) > 0)
+      output_.append (buf, n);
+    return output_;
+  }
+
+private:
+  GSubprocess *proc_ = nullptr;
+  std::string output_;
 };
 
 // What arrived on one output pad of a p2pcallsrc.
@@ -309,6 +396,29 @@ inline void
 join_streaming_threads ()
 {
   gst_task_cleanup_all ();
+}
+
+// The peers a p2pcallsink / p2pcallsrc has a connection with, from its
+// stats; calls @fn with each peer's statistics.
+template <typename F>
+guint
+for_each_peer (GstElement *element, F fn)
+{
+  GstStructure *stats = nullptr;
+  g_object_get (element, "stats", &stats, nullptr);
+  guint n = stats ? gst_structure_n_fields (stats) : 0;
+  for (guint i = 0; i < n; i++)
+    fn (gst_value_get_structure (gst_structure_get_value (stats,
+                gst_structure_nth_field_name (stats, i))));
+  if (stats)
+    gst_structure_free (stats);
+  return n;
+}
+
+inline guint
+peer_count (GstElement *element)
+{
+  return for_each_peer (element, [] (const GstStructure *) {});
 }
 
 inline guint

@@ -1,6 +1,6 @@
 // A real coturn for the gst-check tests (relayed calls, and with max-bps a
 // capped link), and what starting it needs: temporary folders, free ports,
-// children that die with the test, TURN REST credentials.
+// TURN REST credentials.
 #pragma once
 
 #include "gst-test-support.h"
@@ -37,26 +37,6 @@ free_udp_port ()
   g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket,
       nullptr);
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-// Starts a child that dies with the test, even when an assertion aborts it.
-inline GSubprocess *
-spawn_child (const std::vector<std::string> &args, GSubprocessFlags flags)
-{
-  std::vector<const char *> argv;
-  for (const std::string &a : args)
-    argv.push_back (a.c_str ());
-  argv.push_back (nullptr);
-  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
-  g_subprocess_launcher_set_child_setup (launcher, +[] (gpointer) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-      }, nullptr, nullptr);
-  g_autoptr (GError) err = nullptr;
-  GSubprocess *proc = g_subprocess_launcher_spawnv (launcher, argv.data (),
-      &err);
-  fail_unless (proc != nullptr, "cannot start %s: %s", argv[0],
-      err ? err->message : "?");
-  return proc;
 }
 
 // TURN REST credentials as coturn's use-auth-secret checks them.

@@ -41,68 +41,19 @@ struct Certificate {
 
 // Another member of the room in a process of its own (gst-launch-1.0), to be
 // killed or frozen.
-class MemberProcess {
-public:
-  explicit MemberProcess (const std::string &description)
-  {
-    g_auto (GStrv) args = nullptr;
-    fail_unless (g_shell_parse_argv (description.c_str (), nullptr, &args,
-            nullptr));
-    std::vector<std::string> argv = {"gst-launch-1.0"};
-    for (char **a = args; *a; a++)
-      argv.push_back (*a);
-    proc_ = spawn_child (argv, G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-  }
-
-  ~MemberProcess ()
-  {
-    g_subprocess_send_signal (proc_, SIGCONT);
-    g_subprocess_send_signal (proc_, SIGKILL);
-    g_subprocess_wait (proc_, nullptr, nullptr);
-    g_object_unref (proc_);
-  }
-
-  void send_signal (int signum) { g_subprocess_send_signal (proc_, signum); }
-
-private:
-  GSubprocess *proc_ = nullptr;
-};
-
-// The "candidate-type" of every local candidate the webrtcbins in @bin
-// report in their statistics.
+// The types of local candidate (host, srflx, relay) each peer connection
+// of a p2pcallsink / p2pcallsrc gathered, from its stats.
 std::vector<std::string>
-local_candidate_types (GstElement *bin)
+local_candidate_types (GstElement *element)
 {
   std::vector<std::string> types;
-  g_autoptr (GstIterator) it = gst_bin_iterate_elements (GST_BIN (bin));
-  GValue item = G_VALUE_INIT;
-  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    GstElement *e = GST_ELEMENT (g_value_get_object (&item));
-    GstElementFactory *f = gst_element_get_factory (e);
-    if (f && g_str_equal (GST_OBJECT_NAME (f), "webrtcbin")) {
-      GstPromise *promise = gst_promise_new ();
-      g_signal_emit_by_name (e, "get-stats", nullptr, promise);
-      gst_promise_wait (promise);
-      const GstStructure *reply = gst_promise_get_reply (promise);
-      for (int i = 0; reply && i < gst_structure_n_fields (reply); i++) {
-        const GValue *v = gst_structure_get_value (reply,
-            gst_structure_nth_field_name (reply, i));
-        if (!GST_VALUE_HOLDS_STRUCTURE (v))
-          continue;
-        const GstStructure *st = gst_value_get_structure (v);
-        GstWebRTCStatsType type;
-        const char *candidate_type = gst_structure_get_string (st,
-            "candidate-type");
-        if (gst_structure_get (st, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type,
-                nullptr) && type == GST_WEBRTC_STATS_LOCAL_CANDIDATE &&
-            candidate_type)
-          types.push_back (candidate_type);
-      }
-      gst_promise_unref (promise);
-    }
-    g_value_reset (&item);
-  }
-  g_value_unset (&item);
+  for_each_peer (element, [&] (const GstStructure *peer) {
+        g_auto (GStrv) list = g_strsplit (gst_structure_get_string (peer,
+                "local-candidate-types"), ",", -1);
+        for (char **t = list; *t; t++)
+          if (**t)
+            types.push_back (*t);
+      });
   return types;
 }
 
@@ -273,7 +224,7 @@ check_member_fault (int fault)
   fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }),
       "no video from the member");
   GstElement *src = viewer.get ("src");
-  fail_unless_equals_int (count_elements (src, "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (src), 1);
 
   gint64 start = g_get_monotonic_time ();
   member.send_signal (fault);
@@ -285,7 +236,7 @@ check_member_fault (int fault)
       g_strsignal (fault), (g_get_monotonic_time () - start) / 1e6,
       kKeepalive);
   // Its webrtcbin and its pads are gone.
-  fail_unless_equals_int (count_elements (src, "webrtcbin"), 0);
+  fail_unless_equals_int (peer_count (src), 0);
   fail_unless_equals_int (src->numsrcpads, 0);
   for (const Received &r : receiver.snapshot ())
     fail_unless (r.eos, "no EOS on %s", r.pad_name.c_str ());

@@ -109,7 +109,7 @@ GST_START_TEST (test_sink_to_src)
   sender.poll ();
   viewer.poll ();
   fail_unless (sender.errors.empty () && viewer.errors.empty ());
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
 
   // One peer in the stats, connected.
   GstStructure *stats = nullptr;
@@ -129,7 +129,7 @@ GST_START_TEST (test_sink_to_src)
     fail_unless (r.eos, "no EOS on %s", r.pad_name.c_str ());
   GstElement *src = viewer.get ("src");
   fail_unless_equals_int (src->numsrcpads, 0);
-  fail_unless_equals_int (count_elements (src, "webrtcbin"), 0);
+  fail_unless_equals_int (peer_count (src), 0);
 }
 GST_END_TEST;
 
@@ -155,7 +155,7 @@ GST_START_TEST (test_three_members)
       "first viewer got nothing");
   fail_unless (wait_for ([&] { return receiver2.has_media (1, 1); }),
       "second viewer got nothing");
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 2);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 2);
   // Encoded once for every viewer.
   fail_unless_equals_int (count_elements (sender.get ("sink"), "vp8enc"), 1);
   fail_unless_equals_int (count_elements (sender.get ("sink"), "opusenc"), 1);
@@ -163,7 +163,7 @@ GST_START_TEST (test_three_members)
   viewer2.reset ();
   fail_unless (wait_for ([&] { return sender.count ("p2pcall-peer-left"); }),
       "the sink did not see the viewer leave");
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
   // The viewers were connected to each other too: that one is gone as well.
   fail_unless (wait_for ([&] { return viewer1.count ("p2pcall-peer-left"); }));
   guint before = 0;
@@ -299,12 +299,221 @@ GST_START_TEST (test_server_restart)
   // Past the wait for a rejoining peer's clientId.
   g_usleep (1500 * 1000);
   fail_unless_equals_int (receiver.snapshot ().size (), 2);
-  fail_unless_equals_int (count_elements (sender.get ("sink"), "webrtcbin"), 1);
+  fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
   fail_unless_equals_int (sender.count ("p2pcall-peer-joined"), 1);
   fail_unless_equals_int (sender.count ("p2pcall-peer-left"), 0);
   sender.poll ();
   viewer.poll ();
   fail_unless (sender.errors.empty () && viewer.errors.empty ());
+}
+GST_END_TEST;
+
+// ---------------------------------------------------------------------------
+// A p2pcallsink and a p2pcallsrc with the same peer-name: one member.
+
+// gst-launch line of a two-way member sending @width x @height; what it
+// receives goes to a fakesink named "view" (-v prints its caps).
+static std::string
+two_way_launch (const std::string &url, const char *room, const char *name,
+    int width, int height)
+{
+  std::string common = " room=" + std::string (room) + " peer-name=" + name +
+      " server=" + url;
+  return "videotestsrc is-live=true ! video/x-raw,width=" +
+      std::to_string (width) + ",height=" + std::to_string (height) +
+      ",framerate=15/1 ! p2pcallsink name=sink" + common +
+      " p2pcallsrc name=src layout=separate" + common +
+      " ! fakesink name=view";
+}
+
+// True when @output (gst-launch -v) shows raw video of @width x @height
+// arriving at the fakesink named "view".
+static bool
+view_got (const std::string &output, int width, int height)
+{
+  std::string size = "width=(int)" + std::to_string (width) +
+      ", height=(int)" + std::to_string (height);
+  g_auto (GStrv) lines = g_strsplit (output.c_str (), "\n", -1);
+  for (char **line = lines; *line; line++)
+    if (strstr (*line, "GstFakeSink:view.GstPad:sink: caps = video/x-raw") &&
+        strstr (*line, size.c_str ()))
+      return true;
+  return false;
+}
+
+// The video outputs of @receiver that have had buffers at @width x @height.
+static guint
+videos_at (Receiver &receiver, int width, int height, guint min_buffers = 5)
+{
+  guint n = 0;
+  for (const Received &r : receiver.snapshot ())
+    n += !r.audio && r.width == width && r.height == height &&
+        r.buffers >= min_buffers;
+  return n;
+}
+
+GST_START_TEST (test_shared_two_processes)
+{
+  ServerProcess server;
+  // Bob: another process, one gst-launch line, 352x288.
+  MemberProcess bob ("-v " + two_way_launch (server.url (), "both", "bob",
+          352, 288));
+  // Alice: this process, 320x240.
+  Pipeline alice ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink room=both "
+      "peer-name=alice server=" + server.url () + " p2pcallsrc name=src "
+      "layout=separate room=both peer-name=alice server=" + server.url ());
+  Receiver receiver (alice, "src");
+  fail_if (alice.play () == GST_STATE_CHANGE_FAILURE);
+
+  fail_unless (wait_for ([&] { return videos_at (receiver, 352, 288) == 1; }),
+      "alice did not get bob's 352x288 video");
+  fail_unless (wait_for ([&] { return view_got (bob.output (), 320, 240); }),
+      "bob did not get alice's 320x240 video:\n%s", bob.output ().c_str ());
+  // Two members, two connections to the server: not four.
+  fail_unless_equals_int (server.health ("members"), 2);
+  fail_unless_equals_int (server.health ("connections"), 2);
+  // One peer connection, which both elements report.
+  fail_unless_equals_int (peer_count (alice.get ("sink")), 1);
+  fail_unless_equals_int (peer_count (alice.get ("src")), 1);
+  alice.poll ();
+  fail_unless (alice.errors.empty (), "%s", alice.errors.empty () ? "" :
+      alice.errors[0].c_str ());
+}
+GST_END_TEST;
+
+// The two parts of a member in two pipelines of one process, started and
+// stopped in turn while the call goes on.
+GST_START_TEST (test_shared_start_stop)
+{
+  ServerProcess server;
+  std::string common = " room=turns server=" + server.url ();
+  Pipeline bob ("videotestsrc is-live=true ! video/x-raw,width=352,"
+      "height=288,framerate=15/1 ! p2pcallsink name=sink peer-name=bob" +
+      common + " p2pcallsrc name=src layout=separate peer-name=bob" + common);
+  Receiver bob_view (bob, "src");
+  fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return bob.count ("p2pcall-joined") == 2; }));
+
+  // Alice sends first, alone.
+  auto alice_send = std::make_unique<Pipeline> ("videotestsrc is-live=true ! "
+      "video/x-raw,width=320,height=240,framerate=15/1 ! p2pcallsink "
+      "name=sink peer-name=alice" + common);
+  fail_if (alice_send->play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }),
+      "bob did not get alice's video");
+
+  // Her receiving part joins the call: the member now receives too, and
+  // still sends.
+  Pipeline alice_recv ("p2pcallsrc name=src layout=separate peer-name=alice" +
+      common);
+  Receiver alice_view (alice_recv, "src");
+  fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (alice_view, 352, 288) == 1; }),
+      "alice's p2pcallsrc did not get bob's video");
+  fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 2; }),
+      "bob lost alice's video when she started receiving");
+  fail_unless_equals_int (server.health ("members"), 2);
+
+  // Her sending part stops: she keeps receiving.
+  alice_send.reset ();
+  guint before = 0;
+  for (const Received &r : alice_view.snapshot ())
+    before += r.buffers;
+  fail_unless (wait_for ([&] {
+            guint now = 0;
+            for (const Received &r : alice_view.snapshot ())
+              now += r.buffers;
+            return now > before + 30;
+          }), "alice stopped receiving when her p2pcallsink stopped");
+  fail_unless_equals_int (server.health ("members"), 2);
+
+  // And it comes back: bob sees her again.
+  alice_send = std::make_unique<Pipeline> ("videotestsrc is-live=true ! "
+      "video/x-raw,width=320,height=240,framerate=15/1 ! p2pcallsink "
+      "name=sink peer-name=alice" + common);
+  fail_if (alice_send->play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 3; }),
+      "bob did not get alice's video after her p2pcallsink came back");
+  fail_unless_equals_int (peer_count (bob.get ("sink")), 1);
+
+  for (Pipeline *p : {&bob, &alice_recv, alice_send.get ()}) {
+    p->poll ();
+    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
+        p->errors[0].c_str ());
+  }
+}
+GST_END_TEST;
+
+// Two p2pcallsinks cannot be the same member: the second says which.
+GST_START_TEST (test_shared_same_kind)
+{
+  ServerProcess server;
+  std::string line = "videotestsrc is-live=true ! p2pcallsink name=first "
+      "room=dup peer-name=carol server=" + server.url ();
+  Pipeline first (line);
+  fail_if (first.play () == GST_STATE_CHANGE_FAILURE);
+  Pipeline second ("videotestsrc is-live=true ! p2pcallsink name=second "
+      "room=dup peer-name=carol server=" + server.url ());
+  fail_unless_equals_int (second.play (), GST_STATE_CHANGE_FAILURE);
+  second.poll ();
+  fail_unless (!second.errors.empty ());
+  const std::string &error = second.errors[0];
+  for (const char *word : {"first", "second", "carol", "dup", "peer-name"})
+    fail_unless (error.find (word) != std::string::npos,
+        "'%s' not in: %s", word, error.c_str ());
+}
+GST_END_TEST;
+
+// An input added to a p2pcallsink in a call reaches the peers.
+GST_START_TEST (test_pad_added_mid_call)
+{
+  ServerProcess server;
+  Pipeline viewer (src_pipeline (server.url (), "late-pad"));
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  Pipeline sender ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink room=late-pad "
+      "server=" + server.url ());
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }));
+
+  GstElement *audio = gst_element_factory_make ("audiotestsrc", nullptr);
+  g_object_set (audio, "is-live", TRUE, nullptr);
+  gst_bin_add (GST_BIN (sender.pipeline_), audio);
+  fail_unless (gst_element_link_pads (audio, "src", sender.get ("sink"),
+          "audio_%u"));
+  gst_element_sync_state_with_parent (audio);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 1); }),
+      "the audio added mid-call did not arrive");
+  // And the video still does, on the new connection.
+  fail_unless (wait_for ([&] { return receiver.has_media (2, 1); }));
+  sender.poll ();
+  viewer.poll ();
+  fail_unless (sender.errors.empty () && viewer.errors.empty ());
+}
+GST_END_TEST;
+
+// A p2pcallsink that answers before one of its inputs has caps sends that
+// input too once the caps come.
+GST_START_TEST (test_input_late_caps)
+{
+  ServerProcess server;
+  // The viewer is in the room first: it offers, the sink answers at once.
+  Pipeline viewer (src_pipeline (server.url (), "late-caps"));
+  Receiver receiver (viewer, "src");
+  fail_if (viewer.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return viewer.count ("p2pcall-joined"); }));
+  Pipeline sender ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink room=late-caps "
+      "server=" + server.url () + " audiotestsrc is-live=true ! "
+      "valve name=valve drop=true ! sink.");
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }),
+      "no video while the audio input had no caps");
+  g_object_set (sender.get ("valve"), "drop", FALSE, nullptr);
+  fail_unless (wait_for ([&] { return receiver.has_media (1, 1); }),
+      "the audio whose caps came late did not arrive");
 }
 GST_END_TEST;
 
@@ -325,6 +534,11 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_server_unreachable);
   tcase_add_test (tc, test_bad_room);
   tcase_add_test (tc, test_server_restart);
+  tcase_add_test (tc, test_shared_two_processes);
+  tcase_add_test (tc, test_shared_start_stop);
+  tcase_add_test (tc, test_shared_same_kind);
+  tcase_add_test (tc, test_pad_added_mid_call);
+  tcase_add_test (tc, test_input_late_caps);
   return s;
 }
 

@@ -1,0 +1,394 @@
+#include "call_member.h"
+
+#include <atomic>
+#include <map>
+
+GST_DEBUG_CATEGORY_STATIC (call_member_debug);
+#define GST_CAT_DEFAULT call_member_debug
+
+namespace p2pcall {
+
+namespace {
+
+// Members that elements can share, by server, room and peer name. Guards
+// attaching and detaching parts too, so that two elements starting or
+// stopping at once in two pipelines see one member.
+std::mutex registry_lock;
+std::map<std::string, std::weak_ptr<CallMember>> registry;
+
+struct MemberPeerMedia : PeerMedia {
+  // By CallMember::PartKind: each part's media and the part that made it.
+  std::unique_ptr<PeerMedia> media[2];
+  MemberPart *owner[2] = {nullptr, nullptr};
+};
+
+// A member that receives nothing is offered media all the same by senders
+// (an answer cannot drop m-lines): unlinked, it would stop with not-linked.
+GstPadProbeReturn
+drop_buffers (GstPad *, GstPadProbeInfo *, gpointer)
+{
+  return GST_PAD_PROBE_DROP;
+}
+
+void
+drop_received_pad (GstElement *, GstPad *pad, gpointer)
+{
+  if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC)
+    gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_buffers, nullptr, nullptr);
+}
+
+// The connection settings two parts of one member disagree on.
+std::string
+differing_settings (const SessionConfig &a, const SessionConfig &b)
+{
+  std::string names;
+  auto check = [&] (bool same, const char *name) {
+    if (!same)
+      names += (names.empty () ? "" : ", ") + std::string (name);
+  };
+  check (a.token == b.token, "token");
+  check (a.stun_server == b.stun_server, "stun-server");
+  check (a.turn_server == b.turn_server, "turn-server");
+  check (a.ice_addresses == b.ice_addresses, "ice-addresses");
+  check (a.ca_file == b.ca_file, "ca-file");
+  check (a.relay_only == b.relay_only, "ice-transport-policy");
+  return names;
+}
+
+}  // namespace
+
+CallMember::CallMember (const std::string &key, const SessionConfig &config,
+    GstDebugCategory *debug_category)
+  : key_ (key), config_ (config)
+{
+  static std::atomic<guint> counter {0};
+  static gsize debug_init = 0;
+  if (g_once_init_enter (&debug_init)) {
+    GST_DEBUG_CATEGORY_INIT (call_member_debug, "p2pcallmember", 0,
+        "p2pcall room members shared by p2pcallsink and p2pcallsrc");
+    g_once_init_leave (&debug_init, 1);
+  }
+  std::string name = "p2pcall-member" + std::to_string (counter++);
+  pipeline_ = GST_ELEMENT (gst_object_ref_sink (gst_pipeline_new (
+              name.c_str ())));
+  GstClock *clock = gst_system_clock_obtain ();
+  gst_pipeline_use_clock (GST_PIPELINE (pipeline_), clock);
+  gst_object_unref (clock);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
+  gst_bus_set_sync_handler (bus, on_bus_message, this, nullptr);
+  gst_element_set_state (pipeline_, GST_STATE_PLAYING);
+  session_ = std::make_unique<RoomSession> (*this, debug_category);
+}
+
+CallMember::~CallMember ()
+{
+  session_.reset ();
+  gst_element_set_state (pipeline_, GST_STATE_NULL);
+  g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
+  gst_bus_set_sync_handler (bus, nullptr, nullptr, nullptr);
+  gst_object_unref (pipeline_);
+  for (Part &p : parts_)
+    gst_clear_object (&p.element);
+}
+
+std::shared_ptr<CallMember>
+CallMember::attach (GstElement *element, PartKind kind, MemberPart &part,
+    const SessionConfig &config, GstDebugCategory *debug_category,
+    std::string *error)
+{
+  std::lock_guard<std::mutex> lock (registry_lock);
+  std::string key;
+  if (!config.peer_name.empty ())
+    key = config.server + '\n' + config.room + '\n' + config.peer_name;
+  std::shared_ptr<CallMember> member;
+  if (!key.empty ()) {
+    auto it = registry.find (key);
+    if (it != registry.end ())
+      member = it->second.lock ();
+  }
+
+  bool first = !member;
+  if (first) {
+    member.reset (new CallMember (key, config, debug_category));
+    if (!key.empty ())
+      registry[key] = member;
+  } else {
+    GstElement *other;
+    {
+      std::lock_guard<std::mutex> parts_lock (member->parts_lock_);
+      if (member->parts_[kind].part) {
+        *error = std::string (GST_ELEMENT_NAME (member->parts_[kind].element))
+            + " is already the " + (kind == kSender ? "sending" :
+            "receiving") + " side of member '" + config.peer_name +
+            "' of room '" + config.room + "' in this process: give " +
+            GST_ELEMENT_NAME (element) + " another peer-name.";
+        return nullptr;
+      }
+      other = GST_ELEMENT (gst_object_ref (member->parts_[1 - kind].element));
+    }
+    std::string differ = differing_settings (member->config_, config);
+    if (!differ.empty ())
+      GST_ELEMENT_WARNING (element, RESOURCE, SETTINGS,
+          ("%s and %s are one member of room '%s' (same peer-name '%s'), "
+              "which connects with the settings of %s: their %s differ.",
+              GST_ELEMENT_NAME (element), GST_ELEMENT_NAME (other),
+              config.room.c_str (), config.peer_name.c_str (),
+              GST_ELEMENT_NAME (other), differ.c_str ()), (nullptr));
+    GST_INFO_OBJECT (element, "joins %s as a part of member '%s'",
+        GST_ELEMENT_NAME (other), config.peer_name.c_str ());
+    gst_object_unref (other);
+  }
+
+  CallMember *self = member.get ();
+  auto set_part = [self, kind, &part, element, &config] {
+    {
+      std::lock_guard<std::mutex> parts_lock (self->parts_lock_);
+      self->parts_[kind] = {&part, GST_ELEMENT (gst_object_ref (element))};
+    }
+    if (kind == kReceiver && config.latency_ms >= 0)
+      self->session_->set_latency_ms (config.latency_ms);
+  };
+  if (first) {
+    set_part ();
+    member->session_->start (config);
+  } else {
+    member->session_->run_sync (set_part, true);
+  }
+  return member;
+}
+
+void
+CallMember::detach (std::shared_ptr<CallMember> member, PartKind kind)
+{
+  if (!member)
+    return;
+  std::lock_guard<std::mutex> lock (registry_lock);
+  CallMember *self = member.get ();
+  bool last;
+  {
+    std::lock_guard<std::mutex> parts_lock (self->parts_lock_);
+    last = !self->parts_[1 - kind].part;
+  }
+  auto clear_part = [self, kind] {
+    GstElement *element;
+    {
+      std::lock_guard<std::mutex> parts_lock (self->parts_lock_);
+      element = self->parts_[kind].element;
+      self->parts_[kind] = {};
+    }
+    gst_clear_object (&element);
+  };
+  if (!last) {
+    self->session_->run_sync (clear_part, true);
+    return;
+  }
+  if (!self->key_.empty ()) {
+    auto it = registry.find (self->key_);
+    if (it != registry.end () && it->second.lock () == member)
+      registry.erase (it);
+  }
+  // Leaves the room; the peers' media goes with the part still there.
+  self->session_->stop ();
+  clear_part ();
+}
+
+void
+CallMember::media_ready_changed ()
+{
+  session_->media_ready_changed ();
+}
+
+void
+CallMember::media_changed ()
+{
+  session_->run_sync ([] {}, true);
+}
+
+GstStructure *
+CallMember::stats ()
+{
+  return session_->stats ();
+}
+
+GstClockTimeDiff
+CallMember::running_time_offset (GstElement *element) const
+{
+  g_autoptr (GstClock) clock = gst_element_get_clock (element);
+  g_autoptr (GstClock) own = gst_element_get_clock (pipeline_);
+  if (!clock || !own)
+    return 0;
+  GstClockTime now = gst_clock_get_time (clock);
+  GstClockTime own_now = gst_clock_get_time (own);
+  return GST_CLOCK_DIFF (gst_element_get_base_time (element), now) -
+      GST_CLOCK_DIFF (gst_element_get_base_time (pipeline_), own_now);
+}
+
+// Errors and warnings of the webrtcbins go to the member's elements, whose
+// pipelines' buses the application watches; the rest stays here.
+GstBusSyncReply
+CallMember::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
+{
+  auto self = static_cast<CallMember *> (data);
+  switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_ERROR:
+    case GST_MESSAGE_WARNING:
+    case GST_MESSAGE_INFO:
+      for (GstElement *e : self->elements ()) {
+        gst_element_post_message (e, gst_message_copy (msg));
+        gst_object_unref (e);
+      }
+      break;
+    default:
+      break;
+  }
+  gst_message_unref (msg);
+  return GST_BUS_DROP;
+}
+
+std::vector<GstElement *>
+CallMember::elements ()
+{
+  std::vector<GstElement *> all;
+  std::lock_guard<std::mutex> lock (parts_lock_);
+  for (Part &p : parts_)
+    if (p.element)
+      all.push_back (GST_ELEMENT (gst_object_ref (p.element)));
+  return all;
+}
+
+MediaPlan
+CallMember::plan () const
+{
+  std::lock_guard<std::mutex> lock (parts_lock_);
+  MediaPlan plan;
+  plan.receive = parts_[kReceiver].part != nullptr;
+  if (MemberPart *sender = parts_[kSender].part) {
+    plan.sends_audio = sender->sends_audio ();
+    plan.sends_video = sender->sends_video ();
+  }
+  return plan;
+}
+
+bool
+CallMember::sends_audio () const
+{
+  return plan ().sends_audio;
+}
+
+bool
+CallMember::sends_video () const
+{
+  return plan ().sends_video;
+}
+
+bool
+CallMember::media_ready () const
+{
+  MemberPart *sender;
+  {
+    std::lock_guard<std::mutex> lock (parts_lock_);
+    sender = parts_[kSender].part;
+  }
+  return !sender || sender->media_ready ();
+}
+
+std::unique_ptr<PeerMedia>
+CallMember::attach_media (GstElement *webrtcbin, const std::string &label,
+    const GstSDPMessage *offer)
+{
+  MediaPlan media_plan = plan ();
+  auto media = std::make_unique<MemberPeerMedia> ();
+  MemberPart *parts[2];
+  {
+    std::lock_guard<std::mutex> lock (parts_lock_);
+    parts[kSender] = parts_[kSender].part;
+    parts[kReceiver] = parts_[kReceiver].part;
+  }
+  // The sender's transceivers first: they carry both directions when the
+  // member also receives, and the receiver only adds what they lack.
+  for (int kind : {kSender, kReceiver})
+    if (parts[kind]) {
+      media->owner[kind] = parts[kind];
+      media->media[kind] = parts[kind]->attach_media (webrtcbin, *this,
+          label, offer, media_plan);
+    }
+  if (!media_plan.receive)
+    g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (drop_received_pad),
+        nullptr);
+  return media;
+}
+
+void
+CallMember::unlink_media (PeerMedia *peer_media)
+{
+  auto media = static_cast<MemberPeerMedia *> (peer_media);
+  if (media && media->owner[kSender])
+    media->owner[kSender]->unlink_media (media->media[kSender].get ());
+}
+
+void
+CallMember::detach_media (GstElement *webrtcbin, PeerMedia *peer_media)
+{
+  auto media = static_cast<MemberPeerMedia *> (peer_media);
+  if (!media)
+    return;
+  g_signal_handlers_disconnect_by_func (webrtcbin,
+      (gpointer) drop_received_pad, nullptr);
+  for (int kind : {kReceiver, kSender})
+    if (media->owner[kind]) {
+      media->owner[kind]->detach_media (webrtcbin, *this,
+          media->media[kind].get ());
+      media->media[kind].reset ();
+    }
+}
+
+void
+CallMember::peer_connected (PeerMedia *peer_media)
+{
+  auto media = static_cast<MemberPeerMedia *> (peer_media);
+  if (media && media->owner[kSender])
+    media->owner[kSender]->peer_connected (media->media[kSender].get ());
+}
+
+// ---------------------------------------------------------------------------
+
+Crossings::~Crossings ()
+{
+  for (auto &[pad, direction] : pads_)
+    gst_object_unref (pad);
+}
+
+void
+Crossings::add (GstPad *pad, Direction direction, GstElement *element,
+    const CallMember &member)
+{
+  gst_pad_set_offset (pad, direction * member.running_time_offset (element));
+  std::lock_guard<std::mutex> lock (lock_);
+  pads_.emplace_back (GST_PAD (gst_object_ref (pad)), direction);
+}
+
+void
+Crossings::remove (GstPad *pad)
+{
+  std::lock_guard<std::mutex> lock (lock_);
+  for (auto it = pads_.begin (); it != pads_.end (); ++it)
+    if (it->first == pad) {
+      gst_object_unref (it->first);
+      pads_.erase (it);
+      return;
+    }
+}
+
+void
+Crossings::update (GstElement *element, const CallMember &member)
+{
+  GstClockTimeDiff offset = member.running_time_offset (element);
+  GST_DEBUG_OBJECT (element, "running time offset to its member: %"
+      GST_STIME_FORMAT, GST_STIME_ARGS (offset));
+  std::lock_guard<std::mutex> lock (lock_);
+  for (auto &[pad, direction] : pads_)
+    gst_pad_set_offset (pad, direction * offset);
+}
+
+}  // namespace p2pcall

@@ -1,0 +1,127 @@
+// One member of a room in this process. A p2pcallsink and a p2pcallsrc with
+// the same server, room and peer-name are the two parts of one member: one
+// signalling connection, one webrtcbin per remote member carrying both
+// directions. The webrtcbins live in a pipeline of the member's own, so
+// either element can start or stop first, in one pipeline or in two; media
+// crosses between that pipeline and the elements through proxysink /
+// proxysrc pairs, with the running time mapped at each crossing.
+#pragma once
+
+#include "room_session.h"
+
+#include <gst/gst.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace p2pcall {
+
+// What each part of a member may send and receive on a new connection.
+struct MediaPlan {
+  bool receive = false;         // the member has a receiving part
+  bool sends_audio = false;     // the sending part has audio / video inputs
+  bool sends_video = false;
+};
+
+// The side of a member one element supplies: p2pcallsink sends,
+// p2pcallsrc receives. Called on the member's session thread.
+class CallMember;
+
+class MemberPart {
+public:
+  virtual ~MemberPart () = default;
+  virtual bool sends_audio () const { return false; }
+  virtual bool sends_video () const { return false; }
+  virtual bool media_ready () const { return true; }
+  // Adds this part's media to a new peer's @webrtcbin (already in
+  // @member's peer_bin(), in its state); see RoomSessionHost::attach_media.
+  virtual std::unique_ptr<PeerMedia> attach_media (GstElement * webrtcbin,
+      CallMember & member, const std::string & label,
+      const GstSDPMessage * offer, const MediaPlan & plan) = 0;
+  virtual void unlink_media (PeerMedia *) {}
+  virtual void detach_media (GstElement * webrtcbin, CallMember & member,
+      PeerMedia * media) = 0;
+  virtual void peer_connected (PeerMedia *) {}
+};
+
+class CallMember final : public RoomSessionHost {
+public:
+  enum PartKind { kSender, kReceiver };
+
+  // Makes @element's @part a part of the member for @config's server, room
+  // and peer name, joining the room when it is the first part. Elements
+  // without a peer name are members of their own. Returns nullptr with
+  // @error set when the member already has such a part.
+  static std::shared_ptr<CallMember> attach (GstElement * element,
+      PartKind kind, MemberPart & part, const SessionConfig & config,
+      GstDebugCategory * category, std::string * error);
+  // Takes the part away; the last part leaves the room.
+  static void detach (std::shared_ptr<CallMember> member, PartKind kind);
+
+  ~CallMember () override;
+
+  // A part's media_ready() may have turned true.
+  void media_ready_changed ();
+  // A part's inputs changed (a pad added or removed): connections start
+  // over with what the member has now.
+  void media_changed ();
+  GstStructure *stats ();
+  // @element's running time minus the member pipeline's, now: add it to
+  // what goes from the member pipeline into @element's, subtract it the
+  // other way. 0 while @element has no clock.
+  GstClockTimeDiff running_time_offset (GstElement * element) const;
+
+  // RoomSessionHost
+  bool sends_audio () const override;
+  bool sends_video () const override;
+  bool media_ready () const override;
+  std::unique_ptr<PeerMedia> attach_media (GstElement * webrtcbin,
+      const std::string & label, const GstSDPMessage * offer) override;
+  void unlink_media (PeerMedia * media) override;
+  void detach_media (GstElement * webrtcbin, PeerMedia * media) override;
+  void peer_connected (PeerMedia * media) override;
+  GstBin *peer_bin () override { return GST_BIN (pipeline_); }
+  std::vector<GstElement *> elements () override;
+
+private:
+  struct Part {
+    MemberPart *part = nullptr;
+    GstElement *element = nullptr;      // reffed while attached
+  };
+
+  CallMember (const std::string & key, const SessionConfig & config,
+      GstDebugCategory * category);
+  static GstBusSyncReply on_bus_message (GstBus * bus, GstMessage * msg,
+      gpointer data);
+  MediaPlan plan () const;
+
+  const std::string key_;       // empty: not shared
+  SessionConfig config_;
+  GstElement *pipeline_;
+  // parts_lock_ guards parts_; they change on the session thread (see
+  // RoomSession::run_sync) and the bus handler reads them from any thread.
+  mutable std::mutex parts_lock_;
+  Part parts_[2];
+  std::unique_ptr<RoomSession> session_;
+};
+
+// The pads where one element's media crosses between its pipeline and its
+// member's, each with the pad offset that maps the running time across.
+// Offsets change with base times: update() when the element goes to PLAYING.
+class Crossings {
+public:
+  enum Direction { kIntoElement = 1, kIntoMember = -1 };
+  ~Crossings ();
+  void add (GstPad * pad, Direction direction, GstElement * element,
+      const CallMember & member);
+  void remove (GstPad * pad);
+  void update (GstElement * element, const CallMember & member);
+
+private:
+  std::mutex lock_;
+  std::vector<std::pair<GstPad *, Direction>> pads_;      // reffed
+};
+
+}  // namespace p2pcall
