@@ -65,6 +65,44 @@ BandwidthEstimator::update (const LinkFeedback &f)
   return estimate_;
 }
 
+double
+BandwidthEstimator::probe (double target)
+{
+  if (target > estimate_) {
+    estimate_ = std::clamp (target, min_, max_);
+    capacity_ = -1;             // tried above it on purpose
+    hold_ = 0;
+  }
+  return estimate_;
+}
+
+double
+UpProbe::update (const std::vector<LayerSpec> &ladder, int layer,
+    double estimate, const LinkFeedback &f)
+{
+  if (since_ >= 0) {
+    if (f.loss > BandwidthEstimator::kHighLoss) {
+      wait_ = std::min (wait_ * 2, kMaxWait);
+      since_ = -1;
+    } else if (++since_ > kFailWindow) {
+      since_ = -1;
+    }
+  }
+  bool limited = layer > 0 && layer < (int) ladder.size () && f.loss >= 0 &&
+      f.loss < BandwidthEstimator::kLowLoss && f.sent_bps > 0 &&
+      estimate >= kLimited * f.sent_bps;
+  if (!limited) {
+    limited_ = 0;
+    return 0;
+  }
+  if (++limited_ < wait_)
+    return 0;
+  limited_ = 0;
+  since_ = 0;
+  // A little above what LayerChooser wants for the step up.
+  return ladder[layer - 1].min_bps * LayerChooser::kUpMargin * 1.05;
+}
+
 std::vector<LayerSpec>
 make_ladder (int width, int height, int max_layers, double min_bps,
     double max_bps)

@@ -53,6 +53,9 @@ public:
 
   // Folds in one period's feedback; returns the new estimate.
   double update (const LinkFeedback & feedback);
+  // Raises the estimate to @target for a trial (UpProbe); loss then
+  // brings it back down as usual.
+  double probe (double target);
   double estimate () const { return estimate_; }
   // The bounds may change while running (the sink's properties).
   void set_bounds (double min_bps, double max_bps);
@@ -106,6 +109,33 @@ private:
   int good_periods_ = 0;
   int wait_ = kUpPeriods;
   int since_up_ = -1;           // periods since the last up switch, -1 none
+};
+
+// When to try a higher layer that the estimate cannot prove. A peer whose
+// layer sends well under its estimate (an easy picture, or a layer capped
+// below the link) never shows what its link carries, so after its link
+// widens it would stay where it is. After kFirstWait loss-free periods in
+// which the estimate was at least kLimited times what was sent, the
+// estimate is raised to what the next layer up needs (LayerChooser then
+// switches after its usual wait); a trial followed by heavy loss within
+// kFailWindow periods doubles the wait, up to kMaxWait periods.
+class UpProbe {
+public:
+  static constexpr double kLimited = 1.4;
+  static constexpr int kFirstWait = 15;
+  static constexpr int kMaxWait = 120;
+  static constexpr int kFailWindow = 8;
+
+  // One period, with the peer's whole estimate and feedback: the video
+  // budget to try for this ladder (bit/s), or 0.
+  double update (const std::vector<LayerSpec> & ladder, int layer,
+      double estimate, const LinkFeedback & feedback);
+  int wait () const { return wait_; }
+
+private:
+  int limited_ = 0;
+  int wait_ = kFirstWait;
+  int since_ = -1;              // periods since the last trial, -1 none
 };
 
 // The layer a budget fits at once, without hysteresis (a new peer's start).

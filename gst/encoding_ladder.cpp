@@ -462,6 +462,7 @@ struct AdaptiveController::PeerControl {
   bool audio;
   BandwidthEstimator estimator;
   std::map<EncodingLadder *, LayerChooser> choosers;
+  UpProbe probe;                // on the first ladder's layers
   // The previous reading, for rates and fresh receiver reports.
   guint64 bytes = 0, packets = 0;
   gint64 time_us = 0;
@@ -755,10 +756,26 @@ AdaptiveController::tick ()
         f.delay_trend_ms = twcc.delay_trend_ms;
       }
       double estimate = peer.estimator.update (f);
+      double audio = peer.audio ? kAudioAllowance : 0;
+      size_t n_ladders = std::max<size_t> (ladders.size (), 1);
+      auto first = ladders.empty () ? peer.choosers.end () :
+          peer.choosers.find (ladders[0].get ());
+      // Trials only with transport-wide feedback: it tells within a second
+      // when one fails; receiver reports every few seconds would leave a
+      // narrow link overrun (and the picture broken) that long.
+      if (first != peer.choosers.end () && twcc.valid) {
+        double video = peer.probe.update (ladders[0]->specs (),
+            first->second.layer (), estimate, f);
+        if (video > 0) {
+          // Every ladder gets an equal share of the estimate.
+          GST_INFO_OBJECT (element_, "peer %s: trying %.0f kbit/s of video",
+              peer.label.c_str (), video / 1000);
+          estimate = peer.estimator.probe (video * n_ladders + audio);
+        }
+      }
 
-      double video = std::max (0.0,
-          estimate - (peer.audio ? kAudioAllowance : 0));
-      double per_ladder = video / std::max<size_t> (ladders.size (), 1);
+      double video = std::max (0.0, estimate - audio);
+      double per_ladder = video / n_ladders;
       int report_layer = -1;
       for (auto &ladder : ladders) {
         auto c = peer.choosers.find (ladder.get ());

@@ -176,6 +176,63 @@ GST_START_TEST (test_layer_no_flapping)
 }
 GST_END_TEST;
 
+// A sender whose layers produce at most what their picture needs (an easy
+// picture: far under the layer's ceiling), over a link capped at @capacity
+// for @capped_periods and then wide open. Returns the layer per period.
+static std::vector<int>
+run_layers (double capacity, int capped_periods, int periods)
+{
+  std::vector<LayerSpec> ladder = make_ladder (640, 480, 3, 100e3, 1500e3);
+  const double needs[] = {900e3, 250e3, 80e3};
+  BandwidthEstimator estimator (100e3, 1500e3, 800e3);
+  LayerChooser chooser (fitting_layer (ladder, 800e3));
+  UpProbe probe;
+  std::vector<int> layers;
+  for (int i = 0; i < periods; i++) {
+    double link = i < capped_periods ? capacity : 50e6;
+    LinkFeedback f;
+    f.sent_bps = 1.1 * std::min (needs[chooser.layer ()],
+        0.75 * estimator.estimate ());
+    f.loss = f.sent_bps > link ? (f.sent_bps - link) / f.sent_bps : 0;
+    double estimate = estimator.update (f);
+    double trial = probe.update (ladder, chooser.layer (), estimate, f);
+    if (trial > 0)
+      estimate = estimator.probe (trial);
+    layers.push_back (chooser.update (ladder, estimate));
+  }
+  return layers;
+}
+
+GST_START_TEST (test_up_probe_after_lift)
+{
+  // Capped for a minute, then lifted: the top layer within a bounded time,
+  // although the layer below never sends enough to prove it.
+  std::vector<int> layers = run_layers (316e3, 60, 120);
+  fail_unless (layers[59] > 0, "on the top layer through the cap");
+  int reached = -1;
+  for (int i = 60; i < 120 && reached < 0; i++)
+    if (layers[i] == 0)
+      reached = i - 60;
+  fail_unless (reached >= 0 && reached <= 40, "top layer %d s after the lift",
+      reached);
+}
+GST_END_TEST;
+
+GST_START_TEST (test_up_probe_backs_off)
+{
+  // Capped for good: trials of the top layer get rarer.
+  std::vector<int> layers = run_layers (316e3, 300, 300);
+  int trials = 0;
+  for (size_t i = 1; i < layers.size (); i++)
+    trials += layers[i] == 0 && layers[i - 1] != 0;
+  fail_unless (trials <= 5, "%d trials of the top layer in 300 s", trials);
+  int late = 0;
+  for (size_t i = 150; i < layers.size (); i++)
+    late += layers[i] == 0 && layers[i - 1] != 0;
+  fail_unless (late <= 2, "%d trials in the last 150 s", late);
+}
+GST_END_TEST;
+
 static Suite *
 congestion_control_suite (void)
 {
@@ -188,6 +245,8 @@ congestion_control_suite (void)
   tcase_add_test (tc, test_estimate_application_limited);
   tcase_add_test (tc, test_layer_hysteresis);
   tcase_add_test (tc, test_layer_no_flapping);
+  tcase_add_test (tc, test_up_probe_after_lift);
+  tcase_add_test (tc, test_up_probe_backs_off);
   return s;
 }
 
