@@ -88,7 +88,9 @@ UpProbe::update (const std::vector<LayerSpec> &ladder, int layer,
       since_ = -1;
     }
   }
-  bool limited = layer > 0 && layer < (int) ladder.size () && f.loss >= 0 &&
+  quiet_ = f.loss > BandwidthEstimator::kHighLoss ? 0 : quiet_ + 1;
+  bool limited = quiet_ >= kQuietPeriods && layer > 0 &&
+      layer < (int) ladder.size () && f.loss >= 0 &&
       f.loss < BandwidthEstimator::kLowLoss && f.sent_bps > 0 &&
       estimate >= kLimited * f.sent_bps;
   if (!limited) {

@@ -114,17 +114,20 @@ private:
 // When to try a higher layer that the estimate cannot prove. A peer whose
 // layer sends well under its estimate (an easy picture, or a layer capped
 // below the link) never shows what its link carries, so after its link
-// widens it would stay where it is. After kFirstWait loss-free periods in
-// which the estimate was at least kLimited times what was sent, the
-// estimate is raised to what the next layer up needs (LayerChooser then
-// switches after its usual wait); a trial followed by heavy loss within
-// kFailWindow periods doubles the wait, up to kMaxWait periods.
+// widens it would stay where it is. After kFirstWait periods in which the
+// estimate was at least kLimited times what was sent, and none with heavy
+// loss for kQuietPeriods, the estimate is raised to what the next layer up
+// needs (LayerChooser then switches after its usual wait); a trial
+// followed by heavy loss within kFailWindow periods doubles the wait, up to
+// kMaxWait periods. A failed trial costs the viewer a moment of broken
+// picture on a link that really is narrow, hence the long quiet time.
 class UpProbe {
 public:
   static constexpr double kLimited = 1.4;
   static constexpr int kFirstWait = 15;
   static constexpr int kMaxWait = 120;
   static constexpr int kFailWindow = 8;
+  static constexpr int kQuietPeriods = 60;
 
   // One period, with the peer's whole estimate and feedback: the video
   // budget to try for this ladder (bit/s), or 0.
@@ -134,6 +137,7 @@ public:
 
 private:
   int limited_ = 0;
+  int quiet_ = 0;               // periods since heavy loss
   int wait_ = kFirstWait;
   int since_ = -1;              // periods since the last trial, -1 none
 };

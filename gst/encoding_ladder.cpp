@@ -229,6 +229,11 @@ EncodingLadder::start_layer (Layer &layer)
   layer.elements.insert (layer.elements.end (), encode.begin (), encode.end ());
   layer.elements.push_back (layer.tee);
   layer.encoder = find_encoder (encode);
+  // Key frames at most three average frames (libvpx): a full-size key frame
+  // would take a narrow link's budget for a good part of a second.
+  if (layer.encoder && g_object_class_find_property (
+          G_OBJECT_GET_CLASS (layer.encoder), "max-intra-bitrate"))
+    g_object_set (layer.encoder, "max-intra-bitrate", 300, nullptr);
   GstElement *prev = nullptr;
   for (GstElement *e : layer.elements) {
     gst_object_ref (e);
