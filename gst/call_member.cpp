@@ -22,20 +22,23 @@ struct MemberPeerMedia : PeerMedia {
   MemberPart *owner[2] = {nullptr, nullptr};
 };
 
-// A member that receives nothing is offered media all the same by senders
-// (an answer cannot drop m-lines): unlinked, it would stop with not-linked.
+// What a webrtcbin receives and no part takes is dropped: a member without
+// a receiving part is offered media all the same by senders (an answer
+// cannot drop m-lines), and a receiving part that is going away links no
+// more. Unlinked, it would stop the member's pipeline with not-linked.
 GstPadProbeReturn
-drop_buffers (GstPad *, GstPadProbeInfo *, gpointer)
+drop_when_unlinked (GstPad *pad, GstPadProbeInfo *, gpointer)
 {
-  return GST_PAD_PROBE_DROP;
+  return gst_pad_is_linked (pad) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
 }
 
 void
-drop_received_pad (GstElement *, GstPad *pad, gpointer)
+guard_received_pad (GstElement *, GstPad *pad, gpointer)
 {
   if (GST_PAD_DIRECTION (pad) == GST_PAD_SRC)
     gst_pad_add_probe (pad, (GstPadProbeType) (GST_PAD_PROBE_TYPE_BUFFER |
-            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_buffers, nullptr, nullptr);
+            GST_PAD_PROBE_TYPE_BUFFER_LIST), drop_when_unlinked, nullptr,
+        nullptr);
 }
 
 // The connection settings two parts of one member disagree on.
@@ -83,10 +86,11 @@ CallMember::CallMember (const std::string &key, const SessionConfig &config,
 
 CallMember::~CallMember ()
 {
-  session_.reset ();
-  gst_element_set_state (pipeline_, GST_STATE_NULL);
+  session_->stop ();
   g_autoptr (GstBus) bus = gst_element_get_bus (pipeline_);
   gst_bus_set_sync_handler (bus, nullptr, nullptr, nullptr);
+  session_.reset ();
+  gst_element_set_state (pipeline_, GST_STATE_NULL);
   gst_object_unref (pipeline_);
   for (Part &p : parts_)
     gst_clear_object (&p.element);
@@ -146,16 +150,25 @@ CallMember::attach (GstElement *element, PartKind kind, MemberPart &part,
       std::lock_guard<std::mutex> parts_lock (self->parts_lock_);
       self->parts_[kind] = {&part, GST_ELEMENT (gst_object_ref (element))};
     }
-    if (kind == kReceiver && config.latency_ms >= 0)
+    // The jitter buffer latency is the receiving part's.
+    if (kind == kReceiver && config.latency_ms >= 0) {
+      self->config_.latency_ms = config.latency_ms;
       self->session_->set_latency_ms (config.latency_ms);
+    }
   };
-  if (first) {
-    set_part ();
-    member->session_->start (config);
-  } else {
-    member->session_->run_sync (set_part, true);
-  }
+  // Before the join, nobody to renegotiate with.
+  member->session_->run_sync (set_part, member->joined_);
   return member;
+}
+
+void
+CallMember::join ()
+{
+  std::lock_guard<std::mutex> lock (registry_lock);
+  if (joined_)
+    return;
+  joined_ = true;
+  session_->start (config_);
 }
 
 void
@@ -202,7 +215,8 @@ CallMember::media_ready_changed ()
 void
 CallMember::media_changed ()
 {
-  session_->run_sync ([] {}, true);
+  std::lock_guard<std::mutex> lock (registry_lock);
+  session_->run_sync ([] {}, joined_);
 }
 
 GstStructure *
@@ -231,6 +245,13 @@ CallMember::on_bus_message (GstBus *, GstMessage *msg, gpointer data)
 {
   auto self = static_cast<CallMember *> (data);
   switch (GST_MESSAGE_TYPE (msg)) {
+    case GST_MESSAGE_LATENCY:
+      // Nobody else watches this pipeline's bus: without this the
+      // webrtcbins' RTP sessions would run without a configured latency.
+      self->session_->run_async ([self] {
+            gst_bin_recalculate_latency (GST_BIN (self->pipeline_));
+          });
+      break;
     case GST_MESSAGE_ERROR:
     case GST_MESSAGE_WARNING:
     case GST_MESSAGE_INFO:
@@ -299,6 +320,9 @@ CallMember::attach_media (GstElement *webrtcbin, const std::string &label,
 {
   MediaPlan media_plan = plan ();
   auto media = std::make_unique<MemberPeerMedia> ();
+  // First, so that the probe is on each pad before a part links it.
+  g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (guard_received_pad),
+      nullptr);
   MemberPart *parts[2];
   {
     std::lock_guard<std::mutex> lock (parts_lock_);
@@ -313,9 +337,6 @@ CallMember::attach_media (GstElement *webrtcbin, const std::string &label,
       media->media[kind] = parts[kind]->attach_media (webrtcbin, *this,
           label, offer, media_plan);
     }
-  if (!media_plan.receive)
-    g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (drop_received_pad),
-        nullptr);
   return media;
 }
 
@@ -334,7 +355,7 @@ CallMember::detach_media (GstElement *webrtcbin, PeerMedia *peer_media)
   if (!media)
     return;
   g_signal_handlers_disconnect_by_func (webrtcbin,
-      (gpointer) drop_received_pad, nullptr);
+      (gpointer) guard_received_pad, nullptr);
   for (int kind : {kReceiver, kSender})
     if (media->owner[kind]) {
       media->owner[kind]->detach_media (webrtcbin, *this,
@@ -352,6 +373,27 @@ CallMember::peer_connected (PeerMedia *peer_media)
 }
 
 // ---------------------------------------------------------------------------
+
+GstElement *
+make_crossing_proxysrc (GstClockTime max_time)
+{
+  GstElement *proxysrc = gst_element_factory_make ("proxysrc", nullptr);
+  if (!proxysrc)
+    return nullptr;
+  g_autoptr (GstIterator) it = gst_bin_iterate_elements (GST_BIN (proxysrc));
+  GValue item = G_VALUE_INIT;
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GObject *child = G_OBJECT (g_value_get_object (&item));
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (child), "leaky")) {
+      gst_util_set_object_arg (child, "leaky", "downstream");
+      g_object_set (child, "max-size-buffers", 0, "max-size-bytes", 0,
+          "max-size-time", max_time, nullptr);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  return proxysrc;
+}
 
 Crossings::~Crossings ()
 {

@@ -51,12 +51,16 @@ public:
   enum PartKind { kSender, kReceiver };
 
   // Makes @element's @part a part of the member for @config's server, room
-  // and peer name, joining the room when it is the first part. Elements
+  // and peer name (elements call it on their way to PAUSED). Elements
   // without a peer name are members of their own. Returns nullptr with
   // @error set when the member already has such a part.
   static std::shared_ptr<CallMember> attach (GstElement * element,
       PartKind kind, MemberPart & part, const SessionConfig & config,
       GstDebugCategory * category, std::string * error);
+  // Joins the room, once: parts call it on their way to PLAYING, so that
+  // the two parts in one pipeline are both there before anyone is offered
+  // to (a part that comes later makes every connection start over).
+  void join ();
   // Takes the part away; the last part leaves the room.
   static void detach (std::shared_ptr<CallMember> member, PartKind kind);
 
@@ -77,6 +81,7 @@ public:
   bool sends_audio () const override;
   bool sends_video () const override;
   bool media_ready () const override;
+  bool receives () const override { return plan ().receive; }
   std::unique_ptr<PeerMedia> attach_media (GstElement * webrtcbin,
       const std::string & label, const GstSDPMessage * offer) override;
   void unlink_media (PeerMedia * media) override;
@@ -105,7 +110,14 @@ private:
   mutable std::mutex parts_lock_;
   Part parts_[2];
   std::unique_ptr<RoomSession> session_;
+  bool joined_ = false;         // under registry_lock
 };
+
+// A proxysrc for a crossing: its queue (between the two pipelines' threads)
+// keeps at most @max_time and drops the oldest beyond, so that a side that
+// stalls (a branch held until negotiated, a slow application) holds up
+// neither the other side nor the media that comes after.
+GstElement *make_crossing_proxysrc (GstClockTime max_time);
 
 // The pads where one element's media crosses between its pipeline and its
 // member's, each with the pad offset that maps the running time across.

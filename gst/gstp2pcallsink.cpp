@@ -68,6 +68,7 @@
 #include <gst/webrtc/webrtc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 GST_DEBUG_CATEGORY_STATIC (gst_p2pcall_sink_debug);
@@ -204,6 +205,14 @@ struct SendStream {
   std::shared_ptr<EncodingLadder> ladder;
 };
 
+// Holds a peer's branch of a stream until the negotiation says the peer
+// takes it (see open_gates_when_sending).
+struct SendGate {
+  GstPad *pad = nullptr;        // reffed
+  std::atomic<gulong> block {0};
+  ~SendGate () { gst_clear_object (&pad); }
+};
+
 // What one peer gets: per stream after its tee, a queue and a payloader,
 // and the proxysink / proxysrc pair into the webrtcbin's pipeline.
 struct SinkPeerMedia : PeerMedia {
@@ -214,6 +223,8 @@ struct SinkPeerMedia : PeerMedia {
     GstElement *payloader;
     GstElement *proxysink;
     GstElement *proxysrc;       // in the member's pipeline
+    GstWebRTCRTPTransceiver *transceiver;     // reffed, may be null
+    SendGate *gate;             // while the transceiver is
     // From a ladder instead of a tee: the funnel its layers feed.
     std::shared_ptr<EncodingLadder> ladder;
     GstElement *funnel;
@@ -723,6 +734,36 @@ add_transport_cc (GstElement *pay, GstCaps *caps, const GstSDPMessage *offer,
       G_TYPE_BOOLEAN, TRUE, nullptr);
 }
 
+// Nothing reaches a peer's webrtcbin before the negotiation says the peer
+// takes it: webrtcbin sends whatever reaches a sink pad, into an m-line the
+// peer answered inactive or recvonly (a member that receives nothing, a
+// codec it refused) too, and makes the stream a sender whose RTCP sender
+// reports then reach a peer that set up no receiver for them (its
+// webrtcbin failed with not-linked). The branch waits, blocked, until the
+// transceiver's negotiated direction includes sending.
+// webrtcbin 1.22 sets a transceiver's current-direction without notifying
+// it: gates are checked whenever a negotiation completes.
+static void
+open_gates_when_sending (GstElement *webrtcbin, GParamSpec *,
+    SinkPeerMedia *media)
+{
+  GstWebRTCSignalingState state;
+  g_object_get (webrtcbin, "signaling-state", &state, nullptr);
+  if (state != GST_WEBRTC_SIGNALING_STATE_STABLE)
+    return;
+  for (auto &b : media->branches) {
+    if (!b.transceiver)
+      continue;
+    GstWebRTCRTPTransceiverDirection direction;
+    g_object_get (b.transceiver, "current-direction", &direction, nullptr);
+    if (direction != GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY &&
+        direction != GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV)
+      continue;
+    if (gulong block = b.gate->block.exchange (0))
+      gst_pad_remove_probe (b.gate->pad, block);
+  }
+}
+
 std::unique_ptr<PeerMedia>
 SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     const std::string &label, const GstSDPMessage *offer,
@@ -757,6 +798,8 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
   auto media = std::make_unique<SinkPeerMedia> ();
   media->webrtcbin = webrtcbin;
   bool adaptive = false, audio = false;
+  g_signal_connect (webrtcbin, "notify::signaling-state",
+      G_CALLBACK (open_gates_when_sending), media.get ());
   guint nth_video = 0, nth_audio = 0;
   for (Input &in : inputs) {
     guint nth = in.media == "video" ? nth_video++ : nth_audio++;
@@ -783,7 +826,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
           "zero-latency");
     }
     GstElement *proxysink = make ("proxysink");
-    GstElement *proxysrc = make ("proxysrc");
+    GstElement *proxysrc = make_crossing_proxysrc (200 * GST_MSECOND);
     g_object_set (proxysrc, "proxysink", proxysink, nullptr);
     gst_bin_add_many (GST_BIN (self_), queue, pay, proxysink, nullptr);
     gst_element_link_many (queue, pay, proxysink, nullptr);
@@ -802,6 +845,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
         GST_ELEMENT (self_), member);
     gst_pad_link (proxy_src, wb_pad);
     GstWebRTCRTPTransceiver *trans = nullptr;
+    SendGate *gate = nullptr;
     g_object_get (wb_pad, "transceiver", &trans, nullptr);
     if (trans) {
       // Both ways when the member has a p2pcallsrc too: what the peer sends
@@ -810,7 +854,10 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV :
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
           "codec-preferences", caps, nullptr);
-      gst_object_unref (trans);
+      gate = new SendGate ();
+      gate->pad = GST_PAD (gst_object_ref (proxy_src));
+      gate->block = gst_pad_add_probe (proxy_src,
+          GST_PAD_PROBE_TYPE_BLOCK_DOWNSTREAM, nullptr, nullptr, nullptr);
     }
 
     gst_element_sync_state_with_parent (proxysrc);
@@ -819,7 +866,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     gst_element_sync_state_with_parent (queue);
     audio |= in.media == "audio";
     SinkPeerMedia::Branch branch {nullptr, nullptr, queue, pay, proxysink,
-      proxysrc, nullptr, nullptr};
+      proxysrc, trans, gate, nullptr, nullptr};
     if (in.ladder) {
       connect_ladder (in.ladder, webrtcbin, queue, branch);
       adaptive = true;
@@ -872,14 +919,20 @@ SinkHost::unlink_media (PeerMedia *media)
 }
 
 void
-SinkHost::detach_media (GstElement *, CallMember &member, PeerMedia *media)
+SinkHost::detach_media (GstElement *webrtcbin, CallMember &member,
+    PeerMedia *media)
 {
   GstBin *peer_bin = member.peer_bin ();
   auto sink_media = static_cast<SinkPeerMedia *> (media);
   if (!sink_media)
     return;
+  g_signal_handlers_disconnect_by_data (webrtcbin, sink_media);
   unlink_media (media);
   for (auto &b : sink_media->branches) {
+    if (b.transceiver) {
+      gst_clear_object (&b.transceiver);
+      delete b.gate;
+    }
     g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (b.proxysrc,
         "src");
     self_->priv->crossings.remove (proxy_src);
@@ -1097,8 +1150,10 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
     priv->member = std::move (member);
   }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
-    if (auto member = get_member (self))
+    if (auto member = get_member (self)) {
       priv->crossings.update (element, *member);
+      member->join ();
+    }
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();

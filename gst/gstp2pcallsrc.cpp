@@ -254,7 +254,7 @@ on_webrtc_pad (GstElement *, GstPad *pad, SrcPeerMedia *media)
     return;
   auto self = GST_P2PCALL_SRC (media->src);
   GstElement *proxysink = gst_element_factory_make ("proxysink", nullptr);
-  GstElement *proxysrc = gst_element_factory_make ("proxysrc", nullptr);
+  GstElement *proxysrc = make_crossing_proxysrc (GST_SECOND);
   GstElement *decoder = gst_element_factory_make ("decodebin", nullptr);
   {
     std::lock_guard<std::mutex> lock (media->lock);
@@ -607,9 +607,15 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
     priv->member = std::move (member);
   }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING) {
-    std::lock_guard<std::mutex> lock (priv->member_lock);
-    if (priv->member)
-      priv->crossings.update (element, *priv->member);
+    std::shared_ptr<CallMember> member;
+    {
+      std::lock_guard<std::mutex> lock (priv->member_lock);
+      member = priv->member;
+    }
+    if (member) {
+      priv->crossings.update (element, *member);
+      member->join ();
+    }
   }
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)

@@ -23,6 +23,9 @@ constexpr guint kClientIdWaitMs = 1000;
 // After a rejoin, peers of the old session that have not come back by then
 // are removed.
 constexpr guint kRejoinGraceMs = 15000;
+// How long a connection started over waits for the answer to the offer on
+// the connection it replaces (see stale_answers_).
+constexpr guint kStaleAnswerWaitMs = 5000;
 
 std::string
 random_client_id ()
@@ -109,8 +112,9 @@ struct RoomSession::PeerConnection {
   ElementPtr webrtcbin;
   std::unique_ptr<PeerMedia> media;
   bool remote_description_set = false;
+  bool awaiting_answer = false; // we offered, no answer yet
+  std::string offered_as;       // our id then: after a rejoin none comes
   std::string remote_session_id;        // o= of the peer's descriptions
-  bool media_complete = true;   // made when every input had caps
   bool confirmed = true;        // seen again since the last rejoin
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
   std::vector<std::pair<unsigned, std::string>> pending_candidates;
@@ -131,12 +135,12 @@ RoomSession::~RoomSession ()
   stop ();
 }
 
-void
+bool
 RoomSession::post (std::function<void ()> fn)
 {
   std::lock_guard<std::mutex> lock (context_lock_);
   if (!context_)
-    return;
+    return false;
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, +[] (gpointer data) -> gboolean {
@@ -147,6 +151,7 @@ RoomSession::post (std::function<void ()> fn)
       });
   g_source_attach (source, context_);
   g_source_unref (source);
+  return true;
 }
 
 // On the session thread only. The returned source is owned by the caller,
@@ -204,11 +209,11 @@ RoomSession::start (const SessionConfig &config)
   }
   signalling_ = make_signalling ();
   thread_ = std::thread ([this] {
-        thread_id_ = std::this_thread::get_id ();
         g_main_context_push_thread_default (context_);
         g_main_loop_run (loop_);
         g_main_context_pop_thread_default (context_);
       });
+  thread_id_ = thread_.get_id ();
   post ([this] {
         signalling_->start ({config_.server, config_.room, config_.peer_name,
               config_.token, config_.ca_file}, context_, events ());
@@ -227,6 +232,11 @@ RoomSession::stop ()
           g_source_unref (source);
         }
         pending_joins_.clear ();
+        for (auto &[id, wait] : stale_answers_) {
+          g_source_destroy (wait.second);
+          g_source_unref (wait.second);
+        }
+        stale_answers_.clear ();
         if (grace_source_) {
           g_source_destroy (grace_source_);
           g_clear_pointer (&grace_source_, g_source_unref);
@@ -258,6 +268,7 @@ RoomSession::stop ()
   g_main_context_unref (context);
   known_client_ids_.clear ();
   deferred_offers_.clear ();
+  deferred_answers_.clear ();
   joined_before_ = false;
   self_id_.clear ();
 }
@@ -276,12 +287,16 @@ RoomSession::run_sync (std::function<void ()> change, bool renegotiate)
   std::mutex lock;
   std::condition_variable cond;
   bool done = false;
-  post ([&] {
+  bool posted = post ([&] {
         renegotiate ? renegotiate_all (change) : change ();
         std::lock_guard<std::mutex> guard (lock);
         done = true;
         cond.notify_one ();
       });
+  if (!posted) {
+    change ();
+    return;
+  }
   std::unique_lock<std::mutex> guard (lock);
   cond.wait (guard, [&] { return done; });
 }
@@ -306,8 +321,22 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
   }
   std::vector<std::pair<std::string, std::string>> again;
   for (PeerConnection *pc : all) {
-    if (pc->confirmed)
+    if (pc->confirmed && pc->awaiting_answer && self_id_ == pc->offered_as &&
+        !stale_answers_.count (pc->remote_id)) {
+      std::string id = pc->remote_id;
+      stale_answers_[id] = {pc->client_id, post_later (kStaleAnswerWaitMs,
+              [this, id] {
+                auto it = stale_answers_.find (id);
+                if (it == stale_answers_.end ())
+                  return;
+                std::string client_id = it->second.first;
+                g_source_unref (it->second.second);
+                stale_answers_.erase (it);
+                offer_anew (id, client_id);
+              })};
+    } else if (pc->confirmed && !stale_answers_.count (pc->remote_id)) {
       again.emplace_back (pc->remote_id, pc->client_id);
+    }
     remove_peer (pc, true);
   }
   change ();
@@ -317,14 +346,23 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
       client_id_);
   GST_INFO_OBJECT (log_object_, "what this member sends or receives changed: "
       "offering anew to %zu peer(s)", again.size ());
-  for (auto &[id, client_id] : again) {
-    if (!host_.media_ready ()) {
-      deferred_offers_.emplace_back (id, client_id);
-      continue;
-    }
-    if (PeerConnection *pc = create_peer (id, client_id, {}, nullptr))
-      create_offer (*pc);
+  for (auto &[id, client_id] : again)
+    offer_anew (id, client_id);
+}
+
+// A new connection to a member we were connected to, as the offerer.
+void
+RoomSession::offer_anew (const std::string &peer_id,
+    const std::string &client_id)
+{
+  if (find_by_id (peer_id))
+    return;
+  if (!host_.media_ready ()) {
+    deferred_offers_.emplace_back (peer_id, client_id);
+    return;
   }
+  if (PeerConnection *pc = create_peer (peer_id, client_id, {}, nullptr))
+    create_offer (*pc);
 }
 
 void
@@ -335,26 +373,18 @@ RoomSession::media_ready_changed ()
           return;
         std::vector<std::pair<std::string, std::string>> waiting;
         waiting.swap (deferred_offers_);
-        // An answer made while an input had no caps yet left it out: that
-        // connection starts over now, with everything.
-        std::vector<PeerConnection *> incomplete;
-        {
-          std::lock_guard<std::mutex> lock (peers_lock_);
-          for (auto &[key, pc] : peers_)
-            if (!pc->media_complete)
-              incomplete.push_back (pc.get ());
-        }
-        for (PeerConnection *pc : incomplete) {
-          GST_INFO_OBJECT (log_object_, "offering %s anew with every input",
-              pc->remote_id.c_str ());
-          waiting.emplace_back (pc->remote_id, pc->client_id);
-          remove_peer (pc, true);
-        }
         for (auto &[id, client_id] : waiting) {
           if (find_by_id (id))
             continue;
           if (PeerConnection *pc = create_peer (id, client_id, {}, nullptr))
             create_offer (*pc);
+        }
+        std::vector<DeferredAnswer> answers;
+        answers.swap (deferred_answers_);
+        for (DeferredAnswer &d : answers) {
+          on_description (d.peer_id, protocol::kOffer, d.sdp);
+          for (auto &[mline, candidate] : d.candidates)
+            on_candidate (d.peer_id, mline, candidate);
         }
       });
 }
@@ -525,11 +555,36 @@ RoomSession::on_description (const std::string &peer_id,
   if (pc)
     pc->remote_session_id = session_id;
   if (type == protocol::kAnswer) {
+    auto stale = stale_answers_.find (peer_id);
+    if (!pc && stale != stale_answers_.end ()) {
+      // For the connection we replaced: now the new one can be offered.
+      std::string client_id = stale->second.first;
+      g_source_destroy (stale->second.second);
+      g_source_unref (stale->second.second);
+      stale_answers_.erase (stale);
+      gst_sdp_message_free (sdp);
+      offer_anew (peer_id, client_id);
+      return;
+    }
     if (pc) {
+      pc->awaiting_answer = false;
       warn_rejected_media (*pc, sdp);
       apply_remote (*pc, GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
     } else
       gst_sdp_message_free (sdp);
+    return;
+  }
+  if (!pc && !host_.media_ready ()) {
+    // Answered now, the answer would lack the inputs without caps yet.
+    GST_INFO_OBJECT (log_object_, "answering %s once every input has caps",
+        peer_id.c_str ());
+    auto it = std::find_if (deferred_answers_.begin (),
+        deferred_answers_.end (), [&] (auto &d) { return d.peer_id == peer_id; });
+    if (it == deferred_answers_.end ())
+      deferred_answers_.push_back ({peer_id, sdp_text, {}});
+    else
+      *it = {peer_id, sdp_text, {}};
+    gst_sdp_message_free (sdp);
     return;
   }
   if (!pc) {
@@ -604,6 +659,10 @@ RoomSession::on_candidate (const std::string &peer_id, unsigned mline,
     const std::string &candidate)
 {
   PeerConnection *pc = find_by_id (peer_id);
+  if (!pc && !candidate.empty ())
+    for (DeferredAnswer &d : deferred_answers_)
+      if (d.peer_id == peer_id)
+        d.candidates.emplace_back (mline, candidate);
   if (!pc || candidate.empty ())
     return;
   if (!pc->remote_description_set)
@@ -624,6 +683,16 @@ RoomSession::on_peer_left (const std::string &peer_id)
   deferred_offers_.erase (std::remove_if (deferred_offers_.begin (),
           deferred_offers_.end (), [&] (auto &d) { return d.first == peer_id; }),
       deferred_offers_.end ());
+  deferred_answers_.erase (std::remove_if (deferred_answers_.begin (),
+          deferred_answers_.end (), [&] (auto &d) {
+            return d.peer_id == peer_id;
+          }), deferred_answers_.end ());
+  auto stale = stale_answers_.find (peer_id);
+  if (stale != stale_answers_.end ()) {
+    g_source_destroy (stale->second.second);
+    g_source_unref (stale->second.second);
+    stale_answers_.erase (stale);
+  }
   if (PeerConnection *pc = find_by_id (peer_id))
     remove_peer (pc, true);
 }
@@ -760,7 +829,6 @@ RoomSession::create_peer (const std::string &remote_id,
   pc->client_id = client_id;
   pc->name = name;
   pc->label = remote_id;
-  pc->media_complete = host_.media_ready ();
   pc->webrtcbin.reset (GST_ELEMENT (gst_object_ref_sink (webrtcbin)));
   configure_webrtcbin (webrtcbin);
 
@@ -849,6 +917,7 @@ RoomSession::teardown (PeerConnection &pc)
   // deadlocked).
   gst_element_set_locked_state (webrtcbin, TRUE);
   gst_element_set_state (webrtcbin, GST_STATE_NULL);
+  expire_promises (webrtcbin);
   host_.detach_media (webrtcbin, pc.media.get ());
   pc.media.reset ();
   gst_bin_remove (host_.peer_bin (), webrtcbin);
@@ -1004,6 +1073,29 @@ reject_what_the_offer_rejected (GstElement *webrtcbin, GstSDPMessage *answer)
   }
 }
 
+// A member that receives nothing answers inactive (sendonly where it
+// sends): webrtcbin answers the m-lines it has no input for recvonly, and
+// the peer would send media that is only dropped here.
+void
+refuse_receiving (GstSDPMessage *answer)
+{
+  for (guint i = 0; i < gst_sdp_message_medias_len (answer); i++) {
+    auto media = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (answer,
+            i));
+    for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
+      const char *key = gst_sdp_media_get_attribute (media, a)->key;
+      const char *now = g_strcmp0 (key, "recvonly") == 0 ? "inactive" :
+          g_strcmp0 (key, "sendrecv") == 0 ? "sendonly" : nullptr;
+      if (!now)
+        continue;
+      GstSDPAttribute replaced = { nullptr, nullptr };
+      gst_sdp_attribute_set (&replaced, now, "");
+      gst_sdp_media_replace_attribute (media, a, &replaced);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 // A promise for @webrtcbin whose reply @fn gets on the session thread.
@@ -1013,9 +1105,13 @@ RoomSession::reply_promise (GstElement *webrtcbin,
 {
   auto target = new PromiseTarget { this,
     ElementPtr (GST_ELEMENT (gst_object_ref (webrtcbin))), std::move (fn) };
-  return gst_promise_new_with_change_func (
+  GstPromise *promise = gst_promise_new_with_change_func (
       +[] (GstPromise * promise, gpointer data) {
         auto t = static_cast<PromiseTarget *> (data);
+        t->session->untrack_promise (promise);
+        // Expired: its webrtcbin went away with the peer, nothing to do.
+        if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED)
+          return;
         const GstStructure *reply = gst_promise_get_reply (promise);
         GstStructure *copy = reply ? gst_structure_copy (reply) : nullptr;
         GstElement *wb = GST_ELEMENT (gst_object_ref (t->webrtcbin.get ()));
@@ -1030,6 +1126,56 @@ RoomSession::reply_promise (GstElement *webrtcbin,
       }, target, +[] (gpointer data) {
         delete static_cast<PromiseTarget *> (data);
       });
+  return track_promise (webrtcbin, promise);
+}
+
+// webrtcbin 1.22 drops the operations still queued when it stops, with
+// their promises, unreplied: a waiter would wait for ever, and the promise
+// is freed while pending (a critical). The session keeps a reference to
+// each promise in flight and expires those of a webrtcbin it stops.
+GstPromise *
+RoomSession::track_promise (GstElement *webrtcbin, GstPromise *promise)
+{
+  std::lock_guard<std::mutex> lock (promises_lock_);
+  promises_.emplace_back (webrtcbin, gst_promise_ref (promise));
+  return promise;
+}
+
+void
+RoomSession::untrack_promise (GstPromise *promise)
+{
+  GstPromise *tracked = nullptr;
+  {
+    std::lock_guard<std::mutex> lock (promises_lock_);
+    for (auto it = promises_.begin (); it != promises_.end (); ++it)
+      if (it->second == promise) {
+        tracked = it->second;
+        promises_.erase (it);
+        break;
+      }
+  }
+  if (tracked)
+    gst_promise_unref (tracked);
+}
+
+void
+RoomSession::expire_promises (GstElement *webrtcbin)
+{
+  std::vector<GstPromise *> pending;
+  {
+    std::lock_guard<std::mutex> lock (promises_lock_);
+    for (auto it = promises_.begin (); it != promises_.end ();)
+      if (it->first == webrtcbin) {
+        pending.push_back (it->second);
+        it = promises_.erase (it);
+      } else {
+        ++it;
+      }
+  }
+  for (GstPromise *promise : pending) {
+    gst_promise_expire (promise);
+    gst_promise_unref (promise);
+  }
 }
 
 void
@@ -1066,9 +1212,17 @@ RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
   if (type == GST_WEBRTC_SDP_TYPE_ANSWER) {
     keep_dtls_role (webrtcbin, desc->sdp);
     reject_what_the_offer_rejected (webrtcbin, desc->sdp);
+    if (!host_.receives ())
+      refuse_receiving (desc->sdp);
   }
   g_signal_emit_by_name (webrtcbin, "set-local-description", desc, nullptr);
+  if (type == GST_WEBRTC_SDP_TYPE_OFFER) {
+    pc->awaiting_answer = true;
+    pc->offered_as = self_id_;
+  }
   g_autofree char *sdp = gst_sdp_message_as_text (desc->sdp);
+  GST_LOG_OBJECT (log_object_, "our %s for %s:\n%s", field,
+      pc->remote_id.c_str (), sdp);
   signalling_->send_description (pc->remote_id, field, sdp);
   gst_webrtc_session_description_free (desc);
 }
@@ -1218,9 +1372,11 @@ RoomSession::stats ()
 
   GstStructure *all = gst_structure_new_empty ("application/x-p2pcall-stats");
   for (Reading &r : readings) {
-    GstPromise *promise = gst_promise_new ();
+    GstPromise *promise = track_promise (r.webrtcbin.get (),
+        gst_promise_new ());
     g_signal_emit_by_name (r.webrtcbin.get (), "get-stats", nullptr, promise);
     GstPromiseResult result = gst_promise_wait (promise);
+    untrack_promise (promise);
     const GstStructure *reply = result == GST_PROMISE_RESULT_REPLIED ?
         gst_promise_get_reply (promise) : nullptr;
 

@@ -49,6 +49,8 @@ public:
   virtual bool sends_video () const = 0;
   // False while the media to offer is not known yet (inputs without caps).
   virtual bool media_ready () const = 0;
+  // Whether this member takes what the others send.
+  virtual bool receives () const = 0;
   // Adds media to a new peer's @webrtcbin, already in the element and in
   // its state. @label names the peer in pads (its id when it arrived).
   // @offer is the peer's offer when answering it, nullptr when offering.
@@ -89,13 +91,16 @@ public:
   void run_sync (std::function<void ()> change, bool renegotiate);
   // webrtcbin's jitter buffer latency for connections made from now on.
   void set_latency_ms (int latency_ms);
+  // Runs @fn on the session thread (dropped when the session is stopped).
+  void run_async (std::function<void ()> fn) { post (std::move (fn)); }
   // Per-peer statistics (see the elements' "stats" property).
   GstStructure *stats ();
 
 private:
   struct PeerConnection;
 
-  void post (std::function<void ()> fn);
+  // False when the session is not running (@fn was dropped).
+  bool post (std::function<void ()> fn);
   GSource *post_later (guint ms, std::function<void ()> fn);
   SignallingEvents events ();
 
@@ -126,6 +131,9 @@ private:
   void remove_peer (PeerConnection * pc, bool announce);
   void teardown (PeerConnection & pc);
 
+  GstPromise *track_promise (GstElement * webrtcbin, GstPromise * promise);
+  void untrack_promise (GstPromise * promise);
+  void expire_promises (GstElement * webrtcbin);
   GstPromise *reply_promise (GstElement * webrtcbin,
       std::function<void (RoomSession *, GstElement *,
           const GstStructure *)> fn);
@@ -166,6 +174,19 @@ private:
   std::map<std::string, std::string> known_client_ids_; // peer id -> clientId
   // Newcomers to offer to once every input has caps: (peer id, clientId).
   std::vector<std::pair<std::string, std::string>> deferred_offers_;
+  // Offers to answer once every input has caps, with their candidates.
+  struct DeferredAnswer {
+    std::string peer_id;
+    std::string sdp;
+    std::vector<std::pair<unsigned, std::string>> candidates;
+  };
+  std::vector<DeferredAnswer> deferred_answers_;
+  // Peers whose connection was started over while our offer on the old one
+  // was unanswered: its answer may still come and would be taken for the
+  // new offer's. The new offer waits for it (or a while): by peer id, the
+  // clientId and the wait's timeout.
+  std::map<std::string, std::pair<std::string, GSource *>> stale_answers_;
+  void offer_anew (const std::string & peer_id, const std::string & client_id);
   GSource *grace_source_ = nullptr;
   guint next_key_ = 0;
 
@@ -174,6 +195,10 @@ private:
   // webrtcbin or posting.
   std::mutex peers_lock_;
   std::map<guint, std::unique_ptr<PeerConnection>> peers_;
+
+  // Promises given to webrtcbins and not replied yet, reffed.
+  std::mutex promises_lock_;
+  std::vector<std::pair<GstElement *, GstPromise *>> promises_;
 
   // Guards context_ against post() from webrtcbin's threads during stop().
   std::mutex context_lock_;

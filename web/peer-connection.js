@@ -54,6 +54,7 @@ export class PeerConnection extends EventTarget {
   #iceRestarts = 0;
   #localStream;
   #remoteStream = new MediaStream();
+  #remoteSessionId = null;      // of the member's last description
 
   // @offerer: true for the member already in the room (PROTOCOL.md "Who
   // offers"); it creates the transceivers and the chat channel.
@@ -89,11 +90,12 @@ export class PeerConnection extends EventTarget {
   get localDescription() { return this.#pc.localDescription; }
 
   // True when @description (an offer) starts a new connection rather than
-  // renegotiating this one: its SDP session id (o= line) is another
-  // (PROTOCOL.md "Who offers").
+  // renegotiating this one: its SDP session id (o= line) is not that of
+  // what the member sent before (PROTOCOL.md "Who offers"). Compared with
+  // what arrived, not with the remote description, which lags behind while
+  // a description is being applied.
   isNewSession(description) {
-    const remote = this.#pc.remoteDescription?.sdp;
-    return Boolean(remote) && sdpSessionId(description.sdp) !== sdpSessionId(remote);
+    return this.#remoteSessionId !== null && sdpSessionId(description.sdp) !== this.#remoteSessionId;
   }
 
   // New ICE credentials; negotiationneeded then sends the restart offer.
@@ -110,6 +112,7 @@ export class PeerConnection extends EventTarget {
   }
 
   handleDescription(description) {
+    this.#remoteSessionId = sdpSessionId(description.sdp);
     this.#enqueue(async () => {
       const collision = description.type === 'offer' &&
         (this.#makingOffer || this.#pc.signalingState !== 'stable');

@@ -32,12 +32,13 @@ function playingTiles(page) {
     tiles.filter((t) => t.videoWidth > 0).map((t) => [t.name, t.videoWidth])));
 }
 
-test('two two-way gst-launch members: one tile each in the page, media both ways', async () => {
+test('two-way gst-launch members: one tile each in the page, media both ways', async () => {
   const member = (name, width, height) => {
     const common = `room=shared peer-name=${name} server=${wsUrl()}`;
     return launch(`videotestsrc is-live=true ! video/x-raw,width=${width},height=${height},framerate=15/1 `
       + `! p2pcallsink ${common} p2pcallsrc name=s layout=separate ${common}`);
   };
+  // Alice and Bob are in the room before the page: they offer to it.
   const alice = member('alice', 352, 288);
   const bob = member('bob', 320, 240);
   await waitOutput(alice, /PLAYING/);
@@ -54,6 +55,13 @@ test('two two-way gst-launch members: one tile each in the page, media both ways
     assert.equal(tiles.length, 2, JSON.stringify(tiles));
     assert.deepEqual(await playingTiles(page), { alice: 352, bob: 320 });
     await screenshot(page, 'gst-shared-two-members');
+
+    // Carol comes after the page: the page offers to her.
+    const carol = member('carol', 176, 144);
+    await waitOutput(carol, pageCamera);
+    await waitInPage(page, () => [...document.querySelectorAll('#tiles .tile.remote video')]
+      .filter((v) => v.videoWidth > 0).length === 3);
+    assert.deepEqual(await playingTiles(page), { alice: 352, bob: 320, carol: 176 });
   } finally {
     await page.context().close();
   }
@@ -85,11 +93,26 @@ test('a member whose receiving part starts mid-call stays one tile and gets the 
     // Its p2pcallsink stops: the member stays, receiving, still one tile.
     child.stdin.write('stop-sending\n');
     await waitOutput(run, /stopped sending/);
+    await waitOutput(run, /(received 640x480 on .*\n[^]*){2}/);
     await waitInPage(page, () => window.p2pcall.session.peerConnections.length === 1
       && window.p2pcall.session.peerConnections[0].connectionState === 'connected');
-    const tiles = await remoteTiles(page);
+    let tiles = await remoteTiles(page);
     assert.equal(tiles.length, 1);
     assert.equal(tiles[0].name, 'dave');
+
+    // Stopped and started again at once: two new connections back to back,
+    // and the call settles with media both ways.
+    child.stdin.write('send\nstop-sending\nsend\n');
+    await waitOutput(run, /(^sending\n[^]*){3}/m);
+    await waitInPage(page, () => {
+      const pcs = window.p2pcall.session.peerConnections;
+      return pcs.length === 1 && pcs[0].connectionState === 'connected'
+        && document.querySelector('#tiles .tile.remote video')?.videoWidth === 320;
+    });
+    // And dave gets the page's camera on the connection made last.
+    await waitOutput(run, /^sending\n(?:(?!sending\n)[^])*^received 640x480 on \S+\n(?![^]*^sending$)/m);
+    tiles = await remoteTiles(page);
+    assert.equal(tiles.length, 1);
     assert.doesNotMatch(run.output, /error:/);
   } finally {
     child.stdin.end();

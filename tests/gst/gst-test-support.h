@@ -261,6 +261,9 @@ public:
         g_autoptr (GError) err = nullptr;
         g_autofree char *dbg = nullptr;
         gst_message_parse_error (msg, &err, &dbg);
+        g_autofree char *path = gst_object_get_path_string (msg->src);
+        g_printerr ("error from %s: %s (%s)\n", path, err->message,
+            GST_STR_NULL (dbg));
         errors.push_back (err->message);
       } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING) {
         g_autoptr (GError) err = nullptr;

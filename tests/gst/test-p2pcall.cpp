@@ -494,8 +494,8 @@ GST_START_TEST (test_pad_added_mid_call)
 }
 GST_END_TEST;
 
-// A p2pcallsink that answers before one of its inputs has caps sends that
-// input too once the caps come.
+// A p2pcallsink offered to before one of its inputs has caps answers once
+// they come, with every input.
 GST_START_TEST (test_input_late_caps)
 {
   ServerProcess server;
@@ -509,11 +509,65 @@ GST_START_TEST (test_input_late_caps)
       "server=" + server.url () + " audiotestsrc is-live=true ! "
       "valve name=valve drop=true ! sink.");
   fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
-  fail_unless (wait_for ([&] { return receiver.has_media (1, 0); }),
-      "no video while the audio input had no caps");
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  // Past the viewer's offer (it comes within the clientId wait).
+  wait_for ([] { return false; }, 1500 * 1000);
   g_object_set (sender.get ("valve"), "drop", FALSE, nullptr);
   fail_unless (wait_for ([&] { return receiver.has_media (1, 1); }),
       "the audio whose caps came late did not arrive");
+  // In the one answer: no connection was made without it and then again.
+  fail_unless_equals_int (receiver.snapshot ().size (), 2);
+  fail_unless_equals_int (sender.count ("p2pcall-peer-joined"), 1);
+}
+GST_END_TEST;
+
+// A member's parts stopped and started in quick succession: each change
+// starts the connections over before the last offer was answered, and the
+// call settles on the last one.
+GST_START_TEST (test_shared_quick_changes)
+{
+  ServerProcess server;
+  std::string common = " room=quick server=" + server.url ();
+  Pipeline bob ("videotestsrc is-live=true ! video/x-raw,width=352,"
+      "height=288,framerate=15/1 ! p2pcallsink name=sink peer-name=bob" +
+      common + " p2pcallsrc name=src layout=separate peer-name=bob" + common);
+  Receiver bob_view (bob, "src");
+  fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
+  Pipeline alice_send ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink name=sink peer-name=alice" +
+      common);
+  fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }));
+
+  std::string receive = "p2pcallsrc name=src layout=separate peer-name=alice" +
+      common;
+  for (int i = 0; i < 3; i++) {
+    Pipeline flash (receive);
+    fail_if (flash.play () == GST_STATE_CHANGE_FAILURE);
+  }
+  Pipeline alice_recv (receive);
+  Receiver alice_view (alice_recv, "src");
+  fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (alice_view, 352, 288) == 1; }),
+      "alice did not get bob's video after the quick changes");
+  // Bob gets alice's picture on the connection made last, and only one
+  // connection is left.
+  guint outputs = bob_view.snapshot ().size ();
+  fail_unless (wait_for ([&] {
+            return videos_at (bob_view, 320, 240) >= 2 &&
+                bob_view.snapshot ().size () == outputs &&
+                peer_count (bob.get ("sink")) == 1;
+          }), "bob did not settle on one connection with alice's video");
+  guint frames = 0;
+  auto last_frames = [&] { return bob_view.snapshot ().back ().buffers; };
+  frames = last_frames ();
+  fail_unless (wait_for ([&] { return last_frames () > frames + 15; }),
+      "alice's video does not flow on the last connection");
+  for (Pipeline *p : {&bob, &alice_send, &alice_recv}) {
+    p->poll ();
+    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
+        p->errors[0].c_str ());
+  }
 }
 GST_END_TEST;
 
@@ -537,6 +591,7 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_shared_two_processes);
   tcase_add_test (tc, test_shared_start_stop);
   tcase_add_test (tc, test_shared_same_kind);
+  tcase_add_test (tc, test_shared_quick_changes);
   tcase_add_test (tc, test_pad_added_mid_call);
   tcase_add_test (tc, test_input_late_caps);
   return s;

@@ -5,8 +5,9 @@ Usage: member-in-turns.py SERVER ROOM PEER_NAME
 
 Starts a pipeline with a p2pcallsink (320x240 test picture) at once. A line
 "receive" on stdin starts a second pipeline with a p2pcallsrc of the same
-member; "stop-sending" stops the first. Prints "received WxH" for each
-video size that reaches the second pipeline, and "error: ..." for errors.
+member; "stop-sending" stops the first, "send" starts it again. Prints
+"received WxH on PAD" for the first video on each output pad of the
+p2pcallsrc, and "error: ..." for errors.
 """
 import sys
 
@@ -36,14 +37,18 @@ def main():
     Gst.init(None)
     loop = GLib.MainLoop()
     common = f'room={room} peer-name={name} server={server}'
-    sending = Gst.parse_launch(
-        'videotestsrc is-live=true ! video/x-raw,width=320,height=240,'
-        f'framerate=15/1 ! p2pcallsink {common}')
-    watch(sending, loop)
-    sending.set_state(Gst.State.PLAYING)
-    say('sending')
+
+    def start_sending():
+        pipeline = Gst.parse_launch(
+            'videotestsrc is-live=true ! video/x-raw,width=320,height=240,'
+            f'framerate=15/1 ! p2pcallsink {common}')
+        watch(pipeline, loop)
+        pipeline.set_state(Gst.State.PLAYING)
+        say('sending')
+        return pipeline
+
+    sending = start_sending()
     receiving = None
-    seen = set()
 
     def on_pad(_src, pad):
         sink = Gst.ElementFactory.make('fakesink')
@@ -56,9 +61,8 @@ def main():
             s = caps.get_structure(0) if caps else None
             if s and s.get_name() == 'video/x-raw':
                 size = f'{s.get_value("width")}x{s.get_value("height")}'
-                if size not in seen:
-                    seen.add(size)
-                    GLib.idle_add(say, f'received {size}')
+                GLib.idle_add(say, f'received {size} on {pad.get_name()}')
+                return Gst.PadProbeReturn.REMOVE
             return Gst.PadProbeReturn.OK
         pad.add_probe(Gst.PadProbeType.BUFFER, on_buffer)
 
@@ -77,6 +81,8 @@ def main():
             sending.set_state(Gst.State.NULL)
             sending = None
             say('stopped sending')
+        elif line == 'send' and sending is None:
+            sending = start_sending()
         elif not line:
             loop.quit()
             return False
