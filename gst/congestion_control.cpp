@@ -26,8 +26,10 @@ BandwidthEstimator::update (const LinkFeedback &f)
     min_rtt_ = min_rtt_ < 0 ? f.rtt_s : std::min (min_rtt_, f.rtt_s);
   // Queues somewhere on the path are filling: the round trip grew well
   // past its floor, or the one-way delay keeps growing.
+  // (The round trip only when far above its floor: a busy machine's
+  // scheduling alone adds tens of milliseconds now and then.)
   bool delay_growing = (f.rtt_s > 0 && min_rtt_ > 0 &&
-          f.rtt_s > 2 * min_rtt_ + 0.1) || f.delay_trend_ms > 2.0;
+          f.rtt_s > 3 * min_rtt_ + 0.3) || f.delay_trend_ms > 2.0;
 
   if (f.loss > kHighLoss) {
     double through = f.received_bps > 0 ? f.received_bps :
@@ -47,7 +49,7 @@ BandwidthEstimator::update (const LinkFeedback &f)
   } else if (hold_ > 0) {
     hold_--;
   } else {
-    if (capacity_ > 0 && estimate_ > kForgetCapacity * capacity_)
+    if (capacity_ > 0 && f.sent_bps > kForgetCapacity * capacity_)
       capacity_ = -1;
     bool near = capacity_ > 0 && estimate_ >= kNearCapacity * capacity_;
     // Near the cap, any loss at all says it is reached.

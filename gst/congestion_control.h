@@ -35,19 +35,22 @@ struct LinkFeedback {
 //   sends little cannot claim a link it never tried); near the rate where
 //   loss last began (from kNearCapacity of it), only by kNearGrowth per
 //   second, so that a capped link is held just under its cap instead of
-//   being overrun every few seconds; that rate is forgotten once passed by
-//   kForgetCapacity without loss (the link got wider);
+//   being overrun every few seconds; that rate is forgotten once more than
+//   kForgetCapacity times it was actually sent without loss (the link got
+//   wider), or when UpProbe tries above it;
 // always within [min, max].
 class BandwidthEstimator {
 public:
-  static constexpr double kHighLoss = 0.05;
-  static constexpr double kLowLoss = 0.015;
+  // Low: nothing is retransmitted, so a few percent lost already breaks
+  // most frames of a small picture (two or three packets each).
+  static constexpr double kHighLoss = 0.03;
+  static constexpr double kLowLoss = 0.005;
   static constexpr double kGrowth = 0.10;
   static constexpr double kProbeHeadroom = 1.5;
   static constexpr int kHoldAfterDecrease = 2;
   static constexpr double kNearCapacity = 0.85;
   static constexpr double kNearGrowth = 0.02;
-  static constexpr double kForgetCapacity = 1.2;
+  static constexpr double kForgetCapacity = 1.1;
 
   BandwidthEstimator (double min_bps, double max_bps, double start_bps);
 
@@ -83,7 +86,7 @@ struct LayerSpec {
 // kLayerEntry of its ceiling (the lowest from nothing at all).
 std::vector<LayerSpec> make_ladder (int width, int height, int max_layers,
     double min_bps, double max_bps);
-constexpr double kLayerEntry = 0.3;
+constexpr double kLayerEntry = 0.4;
 
 // Which layer (0 the highest) a peer is sent, from its video budget.
 // Down at once when the budget falls under the layer's entry; up only after

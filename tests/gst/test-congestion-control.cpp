@@ -43,7 +43,6 @@ GST_START_TEST (test_ladder_shape)
     fail_unless (ladder[i].max_bps < ladder[i - 1].max_bps);
     // Each layer is entered before the one above can be.
     fail_unless (ladder[i].min_bps < ladder[i - 1].min_bps);
-    fail_unless (ladder[i].max_bps >= ladder[i - 1].min_bps);
   }
   fail_unless (ladder.back ().min_bps == 0, "the lowest layer always fits");
 
@@ -130,7 +129,7 @@ GST_START_TEST (test_estimate_application_limited)
   queueing.loss = 0;
   queueing.rtt_s = 0.02;
   double before = delayed.update (queueing);
-  queueing.rtt_s = 0.4;
+  queueing.rtt_s = 0.5;
   delayed.update (queueing);
   fail_unless (delayed.estimate () < before);
 }
