@@ -374,6 +374,57 @@ CallMember::peer_connected (PeerMedia *peer_media)
 
 // ---------------------------------------------------------------------------
 
+bool
+MemberSlot::attach (GstElement *element, const SessionConfig &config,
+    GstDebugCategory *category)
+{
+  std::string error;
+  auto member = CallMember::attach (element, kind_, *part_, config, category,
+      &error);
+  if (!member) {
+    GST_ELEMENT_ERROR (element, RESOURCE, SETTINGS, ("%s", error.c_str ()),
+        (nullptr));
+    return false;
+  }
+  std::lock_guard<std::mutex> lock (lock_);
+  member_ = std::move (member);
+  return true;
+}
+
+void
+MemberSlot::playing (GstElement *element)
+{
+  if (auto m = member ()) {
+    crossings.update (element, *m);
+    m->join ();
+  }
+}
+
+void
+MemberSlot::detach ()
+{
+  // The member calls into the part while it detaches: member_ stays set
+  // until then, for the part's calls to member().
+  CallMember::detach (member (), kind_);
+  std::lock_guard<std::mutex> lock (lock_);
+  member_.reset ();
+}
+
+std::shared_ptr<CallMember>
+MemberSlot::member ()
+{
+  std::lock_guard<std::mutex> lock (lock_);
+  return member_;
+}
+
+GstStructure *
+MemberSlot::stats ()
+{
+  auto m = member ();
+  return m ? m->stats () :
+      gst_structure_new_empty ("application/x-p2pcall-stats");
+}
+
 GstElement *
 make_crossing_proxysrc (GstClockTime max_time)
 {
@@ -395,31 +446,125 @@ make_crossing_proxysrc (GstClockTime max_time)
   return proxysrc;
 }
 
+struct Crossings::Crossing {
+  GstPad *pad;                  // reffed
+  Direction direction;
+  gulong probe = 0;
+  std::mutex lock;              // guards what follows
+  GstClockTimeDiff offset = 0;  // add to a running time of the side left
+  GstSegment segment;           // the last one that came, TIME
+  bool have_segment = false;
+
+  ~Crossing () { gst_object_unref (pad); }
+
+  // @t (a timestamp in segment) as a running time of the side entered.
+  GstClockTime retime (GstClockTime t)
+  {
+    if (!GST_CLOCK_TIME_IS_VALID (t) || !have_segment)
+      return t;
+    GstClockTime running = gst_segment_to_running_time (&segment,
+        GST_FORMAT_TIME, t);
+    if (!GST_CLOCK_TIME_IS_VALID (running) ||
+        (offset < 0 && running < (GstClockTime) - offset))
+      return GST_CLOCK_TIME_NONE;
+    return running + offset;
+  }
+
+  // False when @buffer is from before the side entered started.
+  bool retime (GstBuffer *buffer)
+  {
+    bool had_pts = GST_BUFFER_PTS_IS_VALID (buffer);
+    GST_BUFFER_PTS (buffer) = retime (GST_BUFFER_PTS (buffer));
+    GST_BUFFER_DTS (buffer) = retime (GST_BUFFER_DTS (buffer));
+    return !had_pts || GST_BUFFER_PTS_IS_VALID (buffer);
+  }
+
+  static GstPadProbeReturn probe_cb (GstPad *, GstPadProbeInfo *info,
+      gpointer data)
+  {
+    Crossing *self = static_cast<std::shared_ptr<Crossing> *> (data)->get ();
+    std::lock_guard<std::mutex> lock (self->lock);
+    if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+      GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+      if (GST_EVENT_TYPE (event) != GST_EVENT_SEGMENT)
+        return GST_PAD_PROBE_OK;
+      const GstSegment *segment;
+      gst_event_parse_segment (event, &segment);
+      if (segment->format != GST_FORMAT_TIME)
+        return GST_PAD_PROBE_OK;
+      gst_segment_copy_into (segment, &self->segment);
+      self->have_segment = true;
+      GstSegment retimed;
+      gst_segment_init (&retimed, GST_FORMAT_TIME);
+      GstEvent *replaced = gst_event_new_segment (&retimed);
+      gst_event_set_seqnum (replaced, gst_event_get_seqnum (event));
+      gst_event_unref (event);
+      GST_PAD_PROBE_INFO_DATA (info) = replaced;
+      return GST_PAD_PROBE_OK;
+    }
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+      GstBuffer *buffer = gst_buffer_make_writable (
+          GST_PAD_PROBE_INFO_BUFFER (info));
+      GST_PAD_PROBE_INFO_DATA (info) = buffer;
+      return self->retime (buffer) ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+    }
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+      GstBufferList *list = gst_buffer_list_make_writable (
+          GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+      GST_PAD_PROBE_INFO_DATA (info) = list;
+      gst_buffer_list_foreach (list, +[] (GstBuffer ** buffer, guint,
+              gpointer data) -> gboolean {
+            *buffer = gst_buffer_make_writable (*buffer);
+            if (!static_cast<Crossing *> (data)->retime (*buffer))
+              gst_clear_buffer (buffer);
+            return TRUE;
+          }, self);
+      return gst_buffer_list_length (list) ? GST_PAD_PROBE_OK :
+          GST_PAD_PROBE_DROP;
+    }
+    return GST_PAD_PROBE_OK;
+  }
+};
+
 Crossings::~Crossings ()
 {
-  for (auto &[pad, direction] : pads_)
-    gst_object_unref (pad);
+  for (auto &c : crossings_)
+    gst_pad_remove_probe (c->pad, c->probe);
 }
 
 void
 Crossings::add (GstPad *pad, Direction direction, GstElement *element,
     const CallMember &member)
 {
-  gst_pad_set_offset (pad, direction * member.running_time_offset (element));
+  auto c = std::make_shared<Crossing> ();
+  c->pad = GST_PAD (gst_object_ref (pad));
+  c->direction = direction;
+  c->offset = direction * member.running_time_offset (element);
+  c->probe = gst_pad_add_probe (pad, (GstPadProbeType) (
+          GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+          GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM), Crossing::probe_cb,
+      new std::shared_ptr<Crossing> (c), +[] (gpointer data) {
+        delete static_cast<std::shared_ptr<Crossing> *> (data);
+      });
   std::lock_guard<std::mutex> lock (lock_);
-  pads_.emplace_back (GST_PAD (gst_object_ref (pad)), direction);
+  crossings_.push_back (std::move (c));
 }
 
 void
 Crossings::remove (GstPad *pad)
 {
-  std::lock_guard<std::mutex> lock (lock_);
-  for (auto it = pads_.begin (); it != pads_.end (); ++it)
-    if (it->first == pad) {
-      gst_object_unref (it->first);
-      pads_.erase (it);
-      return;
-    }
+  std::shared_ptr<Crossing> gone;
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    for (auto it = crossings_.begin (); it != crossings_.end (); ++it)
+      if ((*it)->pad == pad) {
+        gone = *it;
+        crossings_.erase (it);
+        break;
+      }
+  }
+  if (gone)
+    gst_pad_remove_probe (gone->pad, gone->probe);
 }
 
 void
@@ -429,8 +574,10 @@ Crossings::update (GstElement *element, const CallMember &member)
   GST_DEBUG_OBJECT (element, "running time offset to its member: %"
       GST_STIME_FORMAT, GST_STIME_ARGS (offset));
   std::lock_guard<std::mutex> lock (lock_);
-  for (auto &[pad, direction] : pads_)
-    gst_pad_set_offset (pad, direction * offset);
+  for (auto &c : crossings_) {
+    std::lock_guard<std::mutex> crossing_lock (c->lock);
+    c->offset = c->direction * offset;
+  }
 }
 
 }  // namespace p2pcall

@@ -120,8 +120,12 @@ private:
 GstElement *make_crossing_proxysrc (GstClockTime max_time);
 
 // The pads where one element's media crosses between its pipeline and its
-// member's, each with the pad offset that maps the running time across.
-// Offsets change with base times: update() when the element goes to PLAYING.
+// member's. What passes is retimed there into the running time of the side
+// it enters: a TIME segment from 0, timestamps that are running times of
+// that pipeline (data from before its start is dropped). A pad offset
+// would not do: the member's pipeline usually started first, and GStreamer
+// cannot apply a negative offset larger than a segment's base. Offsets
+// follow clocks and base times: update() when the element goes to PLAYING.
 class Crossings {
 public:
   enum Direction { kIntoElement = 1, kIntoMember = -1 };
@@ -131,9 +135,41 @@ public:
   void remove (GstPad * pad);
   void update (GstElement * element, const CallMember & member);
 
+  struct Crossing;
+
 private:
   std::mutex lock_;
-  std::vector<std::pair<GstPad *, Direction>> pads_;      // reffed
+  std::vector<std::shared_ptr<Crossing>> crossings_;
+};
+
+// An element's side of its member: the part it supplies, the member it is
+// a part of from READY -> PAUSED to PAUSED -> READY, and the crossings of
+// its media. p2pcallsink and p2pcallsrc go through their states with it.
+class MemberSlot {
+public:
+  MemberSlot (CallMember::PartKind kind, std::unique_ptr<MemberPart> part)
+    : kind_ (kind), part_ (std::move (part)) {}
+  ~MemberSlot () { detach (); }
+
+  // READY -> PAUSED. Posts an error naming the element and returns false
+  // when the member refuses it.
+  bool attach (GstElement * element, const SessionConfig & config,
+      GstDebugCategory * category);
+  // PAUSED -> PLAYING: offsets follow the new base time; joins the room.
+  void playing (GstElement * element);
+  // PAUSED -> READY.
+  void detach ();
+
+  std::shared_ptr<CallMember> member ();
+  // The member's stats, empty when there is none.
+  GstStructure *stats ();
+  Crossings crossings;
+
+private:
+  const CallMember::PartKind kind_;
+  std::unique_ptr<MemberPart> part_;
+  std::mutex lock_;             // guards member_
+  std::shared_ptr<CallMember> member_;
 };
 
 }  // namespace p2pcall

@@ -155,8 +155,12 @@ rtp_caps (const Codec &codec, int pt)
   return caps;
 }
 
-// The payload type an offer gives @codec in its @nth m-line of @media, or -1
-// when that m-line is missing, takes no media from us, or lacks the codec.
+constexpr int kNotReceived = -1;        // no m-line, or it takes nothing
+constexpr int kCodecNotOffered = -2;    // it takes media, not this codec
+
+// The payload type an offer gives @codec in its @nth m-line of @media,
+// kNotReceived when that m-line is missing or takes no media from us,
+// kCodecNotOffered when it lacks the codec.
 int
 offered_payload_type (const GstSDPMessage *offer, const char *media,
     guint nth, const Codec &codec)
@@ -171,7 +175,7 @@ offered_payload_type (const GstSDPMessage *offer, const char *media,
       for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++)
         if (g_strcmp0 (gst_sdp_media_get_attribute (m, j)->key,
                 no_receive) == 0)
-          return -1;
+          return kNotReceived;
     for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
       const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
       if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
@@ -182,9 +186,9 @@ offered_payload_type (const GstSDPMessage *offer, const char *media,
           g_ascii_strcasecmp (name, codec.encoding_name) == 0)
         return pt;
     }
-    return -1;
+    return kCodecNotOffered;
   }
-  return -1;
+  return kNotReceived;
 }
 
 struct ObjectUnref {
@@ -253,24 +257,13 @@ struct GstP2pcallSinkPrivate {
   guint next_audio_pad = 0;
 
   std::unique_ptr<AdaptiveController> controller;  // uses streams' ladders
-  std::unique_ptr<MemberPart> host;
-  // Set from READY -> PAUSED to PAUSED -> READY; uses host.
-  std::mutex member_lock;
-  std::shared_ptr<CallMember> member;
-  Crossings crossings;
+  std::unique_ptr<MemberSlot> slot;
 };
 
 struct _GstP2pcallSink {
   GstBin parent;
   GstP2pcallSinkPrivate *priv;
 };
-
-static std::shared_ptr<CallMember>
-get_member (GstP2pcallSink *self)
-{
-  std::lock_guard<std::mutex> lock (self->priv->member_lock);
-  return self->priv->member;
-}
 
 class SinkHost final : public MemberPart {
 public:
@@ -556,7 +549,7 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       if (s.tee == tee)
         s.codec = codec;
   }
-  if (auto member = get_member (self))
+  if (auto member = self->priv->slot->member ())
     member->media_ready_changed ();
   return GST_PAD_PROBE_REMOVE;
 }
@@ -652,7 +645,7 @@ gst_p2pcall_sink_request_new_pad (GstElement *element, GstPadTemplate *templ,
   gst_element_add_pad (element, ghost);
   GST_DEBUG_OBJECT (self, "new input %s", stream.pad_name.c_str ());
   // In a call already: the peers get the new input once it has caps.
-  if (auto member = get_member (self))
+  if (auto member = self->priv->slot->member ())
     member->media_changed ();
   return ghost;
 }
@@ -675,7 +668,7 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   }
   gst_element_remove_pad (element, pad);
   // In a call: the peers stop getting it.
-  if (auto member = get_member (self))
+  if (auto member = self->priv->slot->member ())
     member->media_changed ();
   // The chain between entry and tee stays until the bin goes: peers still
   // hold branches of the tee. When the bin is disposed, it is gone already.
@@ -805,8 +798,15 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     guint nth = in.media == "video" ? nth_video++ : nth_audio++;
     int pt = offer ? offered_payload_type (offer, in.media.c_str (), nth,
         *in.codec) : (int) (96 + in.index);
+    if (pt == kCodecNotOffered)
+      // As RoomSession warns when an answer refuses what we offer (Firefox
+      // without OpenH264 offers no H.264): nothing shows up on its side.
+      GST_ELEMENT_WARNING (self_, STREAM, CODEC_NOT_FOUND,
+          ("Peer %s refused our %s (%s): it decodes none of these codecs.",
+              label.c_str (), in.media.c_str (), in.codec->encoding_name),
+          ("%s %u is not in its offer", in.media.c_str (), nth));
     if (pt < 0) {
-      GST_WARNING_OBJECT (self_, "peer %s does not take %s %u in %s",
+      GST_DEBUG_OBJECT (self_, "peer %s does not take %s %u in %s",
           label.c_str (), in.media.c_str (), nth, in.codec->encoding_name);
       continue;
     }
@@ -841,7 +841,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
         nullptr, caps);
     g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (proxysrc,
         "src");
-    priv->crossings.add (proxy_src, Crossings::kIntoMember,
+    priv->slot->crossings.add (proxy_src, Crossings::kIntoMember,
         GST_ELEMENT (self_), member);
     gst_pad_link (proxy_src, wb_pad);
     GstWebRTCRTPTransceiver *trans = nullptr;
@@ -935,7 +935,7 @@ SinkHost::detach_media (GstElement *webrtcbin, CallMember &member,
     }
     g_autoptr (GstPad) proxy_src = gst_element_get_static_pad (b.proxysrc,
         "src");
-    self_->priv->crossings.remove (proxy_src);
+    self_->priv->slot->crossings.remove (proxy_src);
     gst_element_set_locked_state (b.proxysrc, TRUE);
     gst_element_set_state (b.proxysrc, GST_STATE_NULL);
     gst_bin_remove (peer_bin, b.proxysrc);
@@ -976,7 +976,8 @@ gst_p2pcall_sink_init (GstP2pcallSink *self)
   self->priv->config.server = kDefaultServer;
   self->priv->controller = std::make_unique<AdaptiveController> (
       GST_ELEMENT (self));
-  self->priv->host = std::make_unique<SinkHost> (self);
+  self->priv->slot = std::make_unique<MemberSlot> (CallMember::kSender,
+      std::make_unique<SinkHost> (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
 }
 
@@ -985,7 +986,7 @@ gst_p2pcall_sink_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SINK (object);
   self->priv->controller->stop ();
-  CallMember::detach (std::move (self->priv->member), CallMember::kSender);
+  self->priv->slot.reset ();
   for (SendStream &s : self->priv->streams) {
     gst_object_unref (s.entry);
     gst_object_unref (s.tee);
@@ -1053,8 +1054,10 @@ add_rate_stats (GstStructure *stats, const std::vector<PeerRateReport> &reports)
           "bitrate-sent", G_TYPE_UINT64, (guint64) r.sent_bps,
           "loss", G_TYPE_DOUBLE, r.loss,
           "transport-cc", G_TYPE_BOOLEAN, r.twcc, nullptr);
+      // Replaces (frees) @peer: nothing of it is read afterwards.
       gst_structure_set (stats, field, GST_TYPE_STRUCTURE, more, nullptr);
       gst_structure_free (more);
+      break;
     }
   }
 }
@@ -1067,9 +1070,7 @@ gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSinkPrivate *priv = self->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    auto member = get_member (self);
-    GstStructure *stats = member ? member->stats () :
-        gst_structure_new_empty ("application/x-p2pcall-stats");
+    GstStructure *stats = priv->slot->stats ();
     add_rate_stats (stats, priv->controller->reports ());
     g_value_take_boxed (value, stats);
     return;
@@ -1138,22 +1139,11 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
       for (SendStream &s : priv->streams)
         s.eos = false;
     }
-    std::string error;
-    auto member = CallMember::attach (element, CallMember::kSender,
-        *priv->host, config, gst_p2pcall_sink_debug, &error);
-    if (!member) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()),
-          (nullptr));
+    if (!priv->slot->attach (element, config, gst_p2pcall_sink_debug))
       return GST_STATE_CHANGE_FAILURE;
-    }
-    std::lock_guard<std::mutex> lock (priv->member_lock);
-    priv->member = std::move (member);
   }
   if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
-    if (auto member = get_member (self)) {
-      priv->crossings.update (element, *member);
-      member->join ();
-    }
+    priv->slot->playing (element);
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
@@ -1163,16 +1153,8 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    std::shared_ptr<CallMember> member;
-    {
-      std::lock_guard<std::mutex> lock (priv->member_lock);
-      member = priv->member;
-    }
-    CallMember::detach (member, CallMember::kSender);
-    std::lock_guard<std::mutex> lock (priv->member_lock);
-    priv->member.reset ();
-  }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    priv->slot->detach ();
   return ret;
 }
 

@@ -161,11 +161,7 @@ struct GstP2pcallSrcPrivate {
   GstPad *video_pad = nullptr;
   GstPad *audio_pad = nullptr;
 
-  std::unique_ptr<MemberPart> host;
-  // Set from READY -> PAUSED to PAUSED -> READY; uses host.
-  std::mutex member_lock;
-  std::shared_ptr<CallMember> member;
-  Crossings crossings;
+  std::unique_ptr<MemberSlot> slot;
 
   // Every remote member's media, for an EOS sent to the element.
   std::mutex media_lock;
@@ -274,7 +270,7 @@ on_webrtc_pad (GstElement *, GstPad *pad, SrcPeerMedia *media)
   gst_bin_add_many (GST_BIN (media->src), proxysrc, decoder, nullptr);
   gst_element_link (proxysrc, decoder);
   g_autoptr (GstPad) crossing = gst_element_get_static_pad (proxysrc, "src");
-  self->priv->crossings.add (crossing, Crossings::kIntoElement, media->src,
+  self->priv->slot->crossings.add (crossing, Crossings::kIntoElement, media->src,
       *media->member);
   gst_element_sync_state_with_parent (decoder);
   gst_element_sync_state_with_parent (proxysrc);
@@ -364,7 +360,7 @@ public:
     for (GstElement *proxysrc : proxysrcs) {
       g_autoptr (GstPad) crossing = gst_element_get_static_pad (proxysrc,
           "src");
-      self_->priv->crossings.remove (crossing);
+      self_->priv->slot->crossings.remove (crossing);
       gst_element_set_locked_state (proxysrc, TRUE);
       gst_element_set_state (proxysrc, GST_STATE_NULL);
       gst_bin_remove (GST_BIN (self_), proxysrc);
@@ -481,7 +477,8 @@ gst_p2pcall_src_init (GstP2pcallSrc *self)
   self->priv->mixer = std::make_unique<CallMixer> (GST_BIN (self),
       gst_p2pcall_src_debug);
   update_grid_pads (self, self->priv->layout);
-  self->priv->host = std::make_unique<SrcHost> (self);
+  self->priv->slot = std::make_unique<MemberSlot> (CallMember::kReceiver,
+      std::make_unique<SrcHost> (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SOURCE);
   g_signal_connect (self, "deep-element-added",
       G_CALLBACK (on_deep_element_added), nullptr);
@@ -491,7 +488,7 @@ static void
 gst_p2pcall_src_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SRC (object);
-  CallMember::detach (std::move (self->priv->member), CallMember::kReceiver);
+  self->priv->slot.reset ();
   self->priv->mixer.reset ();
   delete self->priv;
   G_OBJECT_CLASS (parent_class)->finalize (object);
@@ -539,13 +536,7 @@ gst_p2pcall_src_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSrcPrivate *priv = GST_P2PCALL_SRC (object)->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    std::shared_ptr<CallMember> member;
-    {
-      std::lock_guard<std::mutex> lock (priv->member_lock);
-      member = priv->member;
-    }
-    g_value_take_boxed (value, member ? member->stats () :
-        gst_structure_new_empty ("application/x-p2pcall-stats"));
+    g_value_take_boxed (value, priv->slot->stats ());
     return;
   }
   std::lock_guard<std::mutex> lock (priv->settings_lock);
@@ -595,28 +586,11 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
     }
     if (!check_connection_settings (element, config))
       return GST_STATE_CHANGE_FAILURE;
-    std::string error;
-    auto member = CallMember::attach (element, CallMember::kReceiver,
-        *priv->host, config, gst_p2pcall_src_debug, &error);
-    if (!member) {
-      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", error.c_str ()),
-          (nullptr));
+    if (!priv->slot->attach (element, config, gst_p2pcall_src_debug))
       return GST_STATE_CHANGE_FAILURE;
-    }
-    std::lock_guard<std::mutex> lock (priv->member_lock);
-    priv->member = std::move (member);
   }
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING) {
-    std::shared_ptr<CallMember> member;
-    {
-      std::lock_guard<std::mutex> lock (priv->member_lock);
-      member = priv->member;
-    }
-    if (member) {
-      priv->crossings.update (element, *member);
-      member->join ();
-    }
-  }
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_PLAYING)
+    priv->slot->playing (element);
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
@@ -631,17 +605,9 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
       // Live: data comes when members do, there is nothing to preroll.
       ret = GST_STATE_CHANGE_NO_PREROLL;
       break;
-    case GST_STATE_CHANGE_PAUSED_TO_READY: {
-      std::shared_ptr<CallMember> member;
-      {
-        std::lock_guard<std::mutex> lock (priv->member_lock);
-        member = priv->member;
-      }
-      CallMember::detach (member, CallMember::kReceiver);
-      std::lock_guard<std::mutex> lock (priv->member_lock);
-      priv->member.reset ();
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      priv->slot->detach ();
       break;
-    }
     case GST_STATE_CHANGE_READY_TO_NULL:
       // Rebuilt at the next start, with the grid settings of then.
       clear_grid (self);

@@ -350,7 +350,9 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
     offer_anew (id, client_id);
 }
 
-// A new connection to a member we were connected to, as the offerer.
+// A new connection to @peer_id, as the offerer. The peer connection gets
+// its media when it is made, so it is made once every input has caps (a
+// video input still without them would be left out of the offer for good).
 void
 RoomSession::offer_anew (const std::string &peer_id,
     const std::string &client_id)
@@ -515,15 +517,8 @@ RoomSession::resolve_join (const std::string &peer_id,
     pc->confirmed = true;
     return;
   }
-  // We were here first: we offer. The peer connection gets its media when
-  // it is made, so it is made once every input has caps (a video input
-  // still without them would be left out of the offer for good).
-  if (!host_.media_ready ()) {
-    deferred_offers_.emplace_back (peer_id, client_id);
-    return;
-  }
-  if (PeerConnection *pc = create_peer (peer_id, client_id, {}, nullptr))
-    create_offer (*pc);
+  // We were here first: we offer.
+  offer_anew (peer_id, client_id);
 }
 
 void

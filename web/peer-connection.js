@@ -5,6 +5,8 @@
 import { buildCandidate, buildDescription } from './protocol.js';
 
 const MAX_ICE_RESTARTS = 2;
+// libwebrtc writes its extension attributes into every candidate line.
+const LIBWEBRTC_CANDIDATE = / generation \d+/;
 const CHAT_LABEL = 'chat';
 
 // The part of @iceServers (RTCIceServer objects from `joined`) that this
@@ -52,6 +54,9 @@ export class PeerConnection extends EventTarget {
   #queue = Promise.resolve();   // descriptions and candidates, in arrival order
   #channel = null;
   #iceRestarts = 0;
+  #heldCandidates = [];         // ours, for a restart offer (#localCandidate)
+  #holdingCandidates = false;
+  #agentPrunesEarlyChecks = null;   // known from our first candidate
   #localStream;
   #remoteStream = new MediaStream();
   #remoteSessionId = null;      // of the member's last description
@@ -65,7 +70,7 @@ export class PeerConnection extends EventTarget {
     this.#send = send;
     this.#localStream = localStream;
     this.#pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
-    this.#pc.onicecandidate = ({ candidate }) => this.#send(buildCandidate(candidate, this.remoteId));
+    this.#pc.onicecandidate = ({ candidate }) => this.#localCandidate(candidate);
     this.#pc.onnegotiationneeded = () => this.#offer();
     this.#pc.ontrack = ({ track }) => {
       this.#remoteStream.addTrack(track);
@@ -104,11 +109,14 @@ export class PeerConnection extends EventTarget {
   }
 
   // An offer made while the signalling socket was down never left: after a
-  // rejoin (a new remote id) it goes out again, with the candidates the
-  // local description has gathered meanwhile.
+  // rejoin (a new remote id) it goes out again, with the candidates its
+  // local description gathered meanwhile, unless they are held
+  // (#localCandidate).
   resendPendingOffer() {
-    if (this.#pc.signalingState !== 'have-local-offer' || !this.#pc.localDescription) return;
-    this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
+    const offer = this.#pc.localDescription;
+    if (this.#pc.signalingState !== 'have-local-offer' || !offer) return;
+    const sdp = this.#holdingCandidates ? withoutCandidates(offer.sdp) : offer.sdp;
+    this.#send(buildDescription({ type: offer.type, sdp }, this.remoteId));
   }
 
   handleDescription(description) {
@@ -118,11 +126,19 @@ export class PeerConnection extends EventTarget {
         (this.#makingOffer || this.#pc.signalingState !== 'stable');
       this.#ignoreOffer = !this.#polite && collision;
       if (this.#ignoreOffer) return;
+      const remoteUfrag = iceUfrag(this.#pc.currentRemoteDescription?.sdp);
       await this.#pc.setRemoteDescription(description);
       if (description.type === 'offer') {
         this.#sendOnOfferedTransceivers();
         await this.#pc.setLocalDescription();
         this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
+        // A restart offer of ours was rolled back: nothing to wait for.
+        if (this.#holdingCandidates) this.#releaseCandidates({ rolledBack: true });
+      } else if (this.#holdingCandidates &&
+        (/^a=candidate:/m.test(description.sdp) || iceUfrag(description.sdp) === remoteUfrag)) {
+        // Its candidates are in the answer, or it kept its credentials and
+        // none is coming (webrtcbin answers a restart without restarting).
+        this.#releaseCandidates();
       }
     });
   }
@@ -133,6 +149,9 @@ export class PeerConnection extends EventTarget {
         await this.#pc.addIceCandidate(candidate ?? undefined);
       } catch (error) {
         if (!this.#ignoreOffer) throw error;
+      } finally {
+        // The answerer's first candidate after its answer to our restart.
+        if (this.#holdingCandidates && this.#pc.signalingState === 'stable') this.#releaseCandidates();
       }
     });
   }
@@ -175,10 +194,50 @@ export class PeerConnection extends EventTarget {
     }
   }
 
+  // During an ICE restart the old pair still works, and one side's first
+  // check for the new credentials always reaches the other before the
+  // checking side's candidates do (each checks as soon as it has the other's
+  // candidates). libwebrtc's agent (Chromium) takes such a check as a
+  // peer-reflexive pair, ranks it below the old pair and prunes it for good,
+  // and Firefox checks a pair only once: their restart never completed.
+  // Firefox's agent takes early checks (and restarts between two Chromium
+  // pages settle all the same). So when we run libwebrtc and offer a
+  // restart, our candidates wait for the answerer's first one (or its end of
+  // candidates): the early checks then land on the answerer. Before, Chromium
+  // nominated a pair with Firefox's old candidates instead (Firefox's old
+  // agent still answers them), which Firefox's new agent never uses, and
+  // the media to Firefox stopped.
+  #localCandidate(candidate) {
+    if (candidate?.candidate) this.#agentPrunesEarlyChecks ??= LIBWEBRTC_CANDIDATE.test(candidate.candidate);
+    if (this.#agentPrunesEarlyChecks && this.#restartPending()) this.#holdingCandidates = true;
+    if (this.#holdingCandidates) this.#heldCandidates.push(candidate);
+    else this.#send(buildCandidate(candidate, this.remoteId));
+  }
+
+  // An offer of ours with new ICE credentials is out.
+  #restartPending() {
+    const pc = this.#pc;
+    return pc.signalingState === 'have-local-offer' && pc.currentLocalDescription !== null &&
+      iceUfrag(pc.pendingLocalDescription?.sdp) !== iceUfrag(pc.currentLocalDescription.sdp);
+  }
+
+  // Sends the held candidates of the credentials in use; those of an offer
+  // that was rolled back (glare) are dropped with their end-of-candidates.
+  #releaseCandidates({ rolledBack = false } = {}) {
+    this.#holdingCandidates = false;
+    const sdp = this.#pc.localDescription?.sdp ?? '';
+    let current = !rolledBack;
+    for (const candidate of this.#heldCandidates.splice(0)) {
+      if (candidate?.usernameFragment) current = sdp.includes(`a=ice-ufrag:${candidate.usernameFragment}\r\n`);
+      if (current) this.#send(buildCandidate(candidate, this.remoteId));
+    }
+  }
+
   async #offer() {
     try {
       this.#makingOffer = true;
       await this.#pc.setLocalDescription();
+      if (this.#agentPrunesEarlyChecks && this.#restartPending()) this.#holdingCandidates = true;
       this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
     } catch (error) {
       console.warn('p2pcall: offer failed', error);
@@ -218,4 +277,13 @@ export class PeerConnection extends EventTarget {
       }
     };
   }
+}
+
+function iceUfrag(sdp) {
+  return /^a=ice-ufrag:(\S+)/m.exec(sdp ?? '')?.[1];
+}
+
+// @sdp without its candidate lines (they go out trickled instead).
+function withoutCandidates(sdp) {
+  return sdp.split('\r\n').filter((line) => !/^a=(candidate|end-of-candidates)/.test(line)).join('\r\n');
 }

@@ -213,8 +213,11 @@ export class RoomSession {
       send: (msg) => this.#signalling.send(msg),
     });
     member.pc = pc;
-    // A connection replaced by a new one (see #description) speaks no more.
-    const current = (handler) => (event) => { if (member.pc === pc) handler(event); };
+    // A connection replaced by a new one (see #description), or whose member
+    // is gone, speaks no more: a late event would bring its tile back.
+    const current = (handler) => (event) => {
+      if (member.pc === pc && this.#members.get(member.key) === member) handler(event);
+    };
     pc.addEventListener('track', current(({ detail }) => this.state.setMember(member.key, { stream: detail })));
     pc.addEventListener('state', current(({ detail }) => {
       this.state.setMember(member.key, { connection: detail });
@@ -306,9 +309,13 @@ export class RoomSession {
 
   async #pollStats() {
     for (const member of this.#members.values()) {
-      if (!member.pc || member.pc.connectionState !== 'connected') continue;
+      const { pc } = member;
+      if (!pc || pc.connectionState !== 'connected') continue;
       try {
-        member.stats = summarizeStats(await member.pc.getStats(), member.stats);
+        const report = await pc.getStats();
+        // It left meanwhile: setting its health would bring its tile back.
+        if (this.#members.get(member.key) !== member || member.pc !== pc) continue;
+        member.stats = summarizeStats(report, member.stats);
         this.state.setMember(member.key, { health: member.stats });
       } catch {
         // the connection closed meanwhile

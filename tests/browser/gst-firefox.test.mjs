@@ -38,6 +38,12 @@ function remoteVideoSize(page) {
   });
 }
 
+// Resolves once the p2pcallsink or p2pcallsrc in @run is in its room: its
+// p2pcall-joined bus message (gst-launch -m). PLAYING comes before that.
+function waitJoined(run) {
+  return waitOutput(run, /p2pcall-joined, room-id=/);
+}
+
 // Resolves once @regexp (with the g flag) occurs @count times in @run's output.
 async function waitCount(run, regexp, count, timeout = 30000) {
   const deadline = Date.now() + timeout;
@@ -59,7 +65,7 @@ test('a p2pcallsink picture and sound reach Firefox at the pipeline\'s size', as
   const sink = launch('videotestsrc is-live=true ! video/x-raw,width=352,height=288,framerate=15/1 '
     + `! p2pcallsink name=s room=gst-to-fox peer-name=gst server=${wsUrl()} `
     + 'audiotestsrc is-live=true wave=sine volume=0.5 ! s.');
-  await waitOutput(sink, /PLAYING/);
+  await waitJoined(sink);
   const page = await openFox('gst-to-fox');
   await waitInPage(page, () => document.querySelector('#tiles .tile.remote video')?.videoWidth > 0);
   assert.deepEqual(await remoteVideoSize(page), [352, 288]);
@@ -102,13 +108,28 @@ test('a p2pcallsink joining after Firefox answers Firefox\'s offer', async () =>
   await waitSound(page, before + 1e-4);
 });
 
+test('a p2pcallsink sending H.264 that answers Firefox\'s offer says Firefox cannot decode it', async () => {
+  // Firefox is in the room first and offers without H.264: the sink, which
+  // answers, warns all the same, and is heard.
+  const page = await openFox('fox-offers-no-h264');
+  await waitInPage(page, () => window.p2pcall.state.inCall);
+  const sink = launch('videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 '
+    + `! p2pcallsink name=s video-codec=h264 room=fox-offers-no-h264 server=${wsUrl()} audiotestsrc is-live=true ! s.`);
+  await waitOutput(sink, /WARNING: from element \/GstPipeline:pipeline0\/GstP2pcallSink:s: Peer \S+ refused our video \(H264\): it decodes none of these codecs\./);
+  await waitSound(page, 1e-4);
+  assert.doesNotMatch(sink.output, /Caught SIG|ERROR: from element/);
+});
+
 test('a p2pcallsink sending H.264, which this Firefox cannot decode, says so and is still heard', async () => {
   // Debian's Firefox has no OpenH264: it refuses the video m-line (without
   // ICE credentials or a=setup there), and re-offers it refused. The call
   // goes on with the sound.
   const sink = launch('videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 '
     + `! p2pcallsink name=s video-codec=h264 room=fox-no-h264 server=${wsUrl()} audiotestsrc is-live=true ! s.`);
-  await waitOutput(sink, /PLAYING/);
+  // In the room before Firefox, so the sink offers and reads the refusal in
+  // Firefox's answer. (PLAYING came before the join: a Firefox page that
+  // got in first offered, the sink answered, and no warning came.)
+  await waitJoined(sink);
   const page = await openFox('fox-no-h264');
   await waitOutput(sink, /WARNING: from element \/GstPipeline:pipeline0\/GstP2pcallSink:s: Peer \S+ refused our video \(H264\): it decodes none of these codecs\./);
   await waitInPage(page, () => document.querySelector('.tile.remote')?.dataset.connection === 'connected');

@@ -70,8 +70,30 @@ test('a bad room name is explained in plain words', async () => {
 
 test('when one leaves the others drop its tile and keep their call', async () => {
   const [ann, ben, cat] = pages;
+  // Ann's page reads Cat's statistics when Cat leaves: the reading is held
+  // until Cat's tile is gone, and must not bring the tile back when it ends.
+  const catId = await cat.evaluate(() => window.p2pcall.state.ownId);
+  await ann.evaluate((id) => {
+    const pc = window.p2pcall.session.peerConnections.find((c) => c.remoteId === id);
+    const read = pc.getStats.bind(pc);
+    window.statsGate = new Promise((resolve) => { window.openStatsGate = resolve; });
+    window.statsHeld = 0;
+    window.statsDone = 0;
+    pc.getStats = async () => {
+      window.statsHeld += 1;
+      const report = await read();
+      await window.statsGate;
+      window.statsDone += 1;
+      return report;
+    };
+  }, catId);
+  await waitInPage(ann, () => window.statsHeld > 0);
   await cat.getByRole('button', { name: 'Leave call' }).click();
   await waitInPage(cat, () => !document.querySelector('#join-form').hidden);
+  await waitRemoteTiles(ann, 1);
+  await ann.evaluate(() => window.openStatsGate());
+  await waitInPage(ann, () => window.statsDone === window.statsHeld);
+  assert.deepEqual((await remoteTiles(ann)).map((tile) => tile.name), ['Ben'], 'Cat\'s tile stays gone');
   for (const page of [ann, ben]) {
     await waitRemoteTiles(page, 1);
     await waitConnected(page, 1);

@@ -319,6 +319,23 @@ public:
     return outputs_;
   }
 
+  // Buffers seen so far on every output (video only with @video_only).
+  guint buffers (bool video_only = false)
+  {
+    guint n = 0;
+    for (const Received &r : snapshot ())
+      n += video_only && r.audio ? 0 : r.buffers;
+    return n;
+  }
+
+  // True once @more buffers than now have arrived (video only with
+  // @video_only), waiting as wait_for() does.
+  bool keeps_receiving (guint more, bool video_only = false)
+  {
+    guint before = buffers (video_only);
+    return wait_for ([&] { return buffers (video_only) > before + more; });
+  }
+
   // True once @n outputs of each kind have seen a buffer with known caps.
   bool has_media (guint n_video, guint n_audio, guint min_buffers = 5)
   {

@@ -3,6 +3,8 @@
 // meson test with its own registry: GST_CHECKS=<name> runs one.
 #include "gst-test-support.h"
 
+#include <algorithm>
+
 GST_START_TEST (test_registration)
 {
   for (const char *name : {"p2pcallsink", "p2pcallsrc"}) {
@@ -166,15 +168,8 @@ GST_START_TEST (test_three_members)
   fail_unless_equals_int (peer_count (sender.get ("sink")), 1);
   // The viewers were connected to each other too: that one is gone as well.
   fail_unless (wait_for ([&] { return viewer1.count ("p2pcall-peer-left"); }));
-  guint before = 0;
-  for (const Received &r : receiver1.snapshot ())
-    before += r.buffers;
-  fail_unless (wait_for ([&] {
-            guint now = 0;
-            for (const Received &r : receiver1.snapshot ())
-              now += r.buffers;
-            return now > before + 10;
-          }), "the first viewer stopped receiving");
+  fail_unless (receiver1.keeps_receiving (10),
+      "the first viewer stopped receiving");
 }
 GST_END_TEST;
 
@@ -271,14 +266,7 @@ GST_START_TEST (test_server_restart)
                 viewer.count ("p2pcall-signalling-lost");
           }));
   // No server at all, and the picture keeps coming.
-  auto frames = [&] {
-    guint n = 0;
-    for (const Received &r : receiver.snapshot ())
-      n += r.audio ? 0 : r.buffers;
-    return n;
-  };
-  guint while_down = frames ();
-  fail_unless (wait_for ([&] { return frames () > while_down + 15; }),
+  fail_unless (receiver.keeps_receiving (15, true),
       "no video while the server was down");
   server = std::make_unique<ServerProcess> (port);
   fail_unless (wait_for ([&] {
@@ -287,15 +275,7 @@ GST_START_TEST (test_server_restart)
           }), "did not rejoin");
 
   // Media keeps flowing on the same connection: no new pads, no new peer.
-  guint before = 0;
-  for (const Received &r : receiver.snapshot ())
-    before += r.buffers;
-  fail_unless (wait_for ([&] {
-            guint now = 0;
-            for (const Received &r : receiver.snapshot ())
-              now += r.buffers;
-            return now > before + 20;
-          }));
+  fail_unless (receiver.keeps_receiving (20));
   // Past the wait for a rejoining peer's clientId.
   g_usleep (1500 * 1000);
   fail_unless_equals_int (receiver.snapshot ().size (), 2);
@@ -417,15 +397,8 @@ GST_START_TEST (test_shared_start_stop)
 
   // Her sending part stops: she keeps receiving.
   alice_send.reset ();
-  guint before = 0;
-  for (const Received &r : alice_view.snapshot ())
-    before += r.buffers;
-  fail_unless (wait_for ([&] {
-            guint now = 0;
-            for (const Received &r : alice_view.snapshot ())
-              now += r.buffers;
-            return now > before + 30;
-          }), "alice stopped receiving when her p2pcallsink stopped");
+  fail_unless (alice_view.keeps_receiving (30),
+      "alice stopped receiving when her p2pcallsink stopped");
   fail_unless_equals_int (server.health ("members"), 2);
 
   // And it comes back: bob sees her again.
@@ -571,6 +544,88 @@ GST_START_TEST (test_shared_quick_changes)
 }
 GST_END_TEST;
 
+// What a p2pcallsrc outputs is timed in its own pipeline's running time
+// (not in that of the member's pipeline, which started earlier here), and
+// its pipeline's latency includes the jitter buffer's.
+GST_START_TEST (test_shared_timestamps)
+{
+  ServerProcess server;
+  std::string common = " room=clock server=" + server.url ();
+  Pipeline bob ("videotestsrc is-live=true ! video/x-raw,width=320,"
+      "height=240,framerate=15/1 ! p2pcallsink peer-name=bob" + common);
+  fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
+  // Alice's member (and its pipeline) starts with her sending part...
+  Pipeline alice_send ("videotestsrc is-live=true ! p2pcallsink "
+      "peer-name=alice" + common);
+  fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return alice_send.count ("p2pcall-joined"); }));
+  wait_for ([] { return false; }, 3 * G_USEC_PER_SEC);
+
+  // ...and her receiving part, 3 s later, has a running time 3 s behind.
+  Pipeline alice_recv ("p2pcallsrc name=src layout=separate latency=100 "
+      "peer-name=alice" + common + " ! fakesink name=out sync=true");
+  struct Lateness {
+    std::mutex lock;
+    std::vector<GstClockTimeDiff> samples;      // buffer minus clock
+  } lateness;
+  g_autoptr (GstPad) sink_pad = gst_element_get_static_pad (
+      alice_recv.get ("out"), "sink");
+  gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER,
+      +[] (GstPad * pad, GstPadProbeInfo * info, gpointer data) {
+        auto l = static_cast<Lateness *> (data);
+        GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
+        g_autoptr (GstEvent) event = gst_pad_get_sticky_event (pad,
+            GST_EVENT_SEGMENT, 0);
+        g_autoptr (GstElement) sink = gst_pad_get_parent_element (pad);
+        g_autoptr (GstClock) clock = gst_element_get_clock (sink);
+        if (!event || !clock || !GST_BUFFER_PTS_IS_VALID (buffer))
+          return GST_PAD_PROBE_OK;
+        const GstSegment *segment;
+        gst_event_parse_segment (event, &segment);
+        GstClockTime running = gst_segment_to_running_time (segment,
+            GST_FORMAT_TIME, GST_BUFFER_PTS (buffer)) + gst_pad_get_offset (pad);
+        GstClockTime now = gst_clock_get_time (clock) -
+            gst_element_get_base_time (sink);
+        std::lock_guard<std::mutex> guard (l->lock);
+        l->samples.push_back (GST_CLOCK_DIFF (now, running));
+        return GST_PAD_PROBE_OK;
+      }, &lateness, nullptr);
+  fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] {
+            std::lock_guard<std::mutex> guard (lateness.lock);
+            return lateness.samples.size () >= 30;
+          }), "no video reached alice's p2pcallsrc pipeline (%zu: %"
+      GST_STIME_FORMAT ")", lateness.samples.size (), GST_STIME_ARGS (
+          lateness.samples.empty () ? 0 : lateness.samples[0]));
+
+  // Each frame's running time is about now: the jitter buffer's 100 ms,
+  // give or take a frame, not 3 s off either way.
+  std::vector<GstClockTimeDiff> samples;
+  {
+    std::lock_guard<std::mutex> guard (lateness.lock);
+    samples.assign (lateness.samples.begin () + 10, lateness.samples.end ());
+  }
+  std::sort (samples.begin (), samples.end ());
+  GstClockTimeDiff median = samples[samples.size () / 2];
+  g_print ("frame running time minus clock running time: median %"
+      GST_STIME_FORMAT "\n", GST_STIME_ARGS (median));
+  fail_unless (median > -GST_SECOND && median < GST_SECOND,
+      "frames are %" GST_STIME_FORMAT " off the receiving pipeline's clock",
+      GST_STIME_ARGS (median));
+
+  g_autoptr (GstQuery) query = gst_query_new_latency ();
+  fail_unless (gst_element_query (alice_recv.pipeline_, query));
+  gboolean live;
+  GstClockTime min_latency;
+  gst_query_parse_latency (query, &live, &min_latency, nullptr);
+  fail_unless (live);
+  fail_unless (min_latency >= 100 * GST_MSECOND, "latency %" GST_TIME_FORMAT
+      " leaves out the jitter buffer's 100 ms", GST_TIME_ARGS (min_latency));
+  alice_recv.poll ();
+  fail_unless (alice_recv.errors.empty ());
+}
+GST_END_TEST;
+
 static Suite *
 p2pcall_suite (void)
 {
@@ -592,6 +647,7 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_shared_start_stop);
   tcase_add_test (tc, test_shared_same_kind);
   tcase_add_test (tc, test_shared_quick_changes);
+  tcase_add_test (tc, test_shared_timestamps);
   tcase_add_test (tc, test_pad_added_mid_call);
   tcase_add_test (tc, test_input_late_caps);
   return s;
