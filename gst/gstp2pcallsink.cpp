@@ -32,6 +32,14 @@
  *   #GstWebRTCPeerConnectionState.
  * - `p2pcall-signalling-lost`: server; the server connection dropped and
  *   reconnection with backoff is under way. Media keeps flowing.
+ * - `p2pcall-peer-bitrate` (congestion-control=adaptive, every second per
+ *   peer): estimate and bitrate-sent (bit/s), layer, width, height,
+ *   fraction-lost, round-trip-time, transport-cc.
+ *
+ * With #GstP2pcallSink:congestion-control=adaptive, raw video is encoded
+ * into a ladder of at most #GstP2pcallSink:ladder-size layers instead, and
+ * each peer is sent the layer its own link carries (see
+ * gst/encoding_ladder.h and gst/congestion_control.h).
  *
  * ## Example launch line
  * |[
@@ -52,8 +60,10 @@
 #include "call_member.h"
 #include "connection_settings.h"
 #include "dtls_certificate.h"
+#include "encoding_ladder.h"
 #include "room_session.h"
 
+#include <gst/rtp/rtp.h>
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
@@ -69,11 +79,29 @@ using namespace p2pcall;
 namespace {
 
 enum VideoCodec { VIDEO_CODEC_VP8, VIDEO_CODEC_VP9, VIDEO_CODEC_H264 };
+enum CongestionControl { CONGESTION_CONTROL_NONE,
+  CONGESTION_CONTROL_ADAPTIVE };
 
 enum {
   PROP_VIDEO_BITRATE = N_CONNECTION_PROPERTIES,
   PROP_VIDEO_CODEC,
+  PROP_CONGESTION_CONTROL,
+  PROP_MIN_BITRATE,
+  PROP_MAX_BITRATE,
+  PROP_START_BITRATE,
+  PROP_LADDER_SIZE,
 };
+
+constexpr CongestionControl kDefaultCongestionControl =
+    CONGESTION_CONTROL_NONE;
+constexpr guint kDefaultMinBitrate = 100;       // kbit/s
+constexpr guint kDefaultMaxBitrate = 1500;
+constexpr guint kDefaultStartBitrate = 800;
+constexpr int kDefaultLadderSize = 3;
+constexpr const char kTwccUri[] =
+    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
+// The RTP header extension id our offers give transport-wide CC.
+constexpr int kTwccOfferId = 1;
 
 constexpr guint kDefaultVideoBitrate = 1500;    // kbit/s
 constexpr VideoCodec kDefaultVideoCodec = VIDEO_CODEC_VP8;
@@ -176,6 +204,9 @@ struct SendStream {
   const Codec *codec = nullptr; // set when the input's caps arrive
   guint index = 0;              // among the sink's inputs, for payload types
   bool eos = false;
+  // congestion-control=adaptive, raw video: the tee carries raw video and
+  // the ladder's layers encode it.
+  std::shared_ptr<EncodingLadder> ladder;
 };
 
 // Holds a peer's branch of a stream until the negotiation says the peer
@@ -198,8 +229,12 @@ struct SinkPeerMedia : PeerMedia {
     GstElement *proxysrc;       // in the member's pipeline
     GstWebRTCRTPTransceiver *transceiver;     // reffed, may be null
     SendGate *gate;             // while the transceiver is
+    // From a ladder instead of a tee: the funnel its layers feed.
+    std::shared_ptr<EncodingLadder> ladder;
+    GstElement *funnel;
   };
   std::vector<Branch> branches;
+  GstElement *webrtcbin = nullptr;      // not reffed: the ladders' key
 };
 
 }  // namespace
@@ -211,6 +246,8 @@ struct GstP2pcallSinkPrivate {
   SessionConfig config;
   guint video_bitrate = kDefaultVideoBitrate;
   VideoCodec video_codec = kDefaultVideoCodec;
+  CongestionControl congestion_control = kDefaultCongestionControl;
+  AdaptiveSettings adaptive;
 
   // streams_lock guards streams: pads are requested by the application, caps
   // arrive on streaming threads, peers are attached on the session thread.
@@ -219,6 +256,7 @@ struct GstP2pcallSinkPrivate {
   guint next_video_pad = 0;
   guint next_audio_pad = 0;
 
+  std::unique_ptr<AdaptiveController> controller;  // uses streams' ladders
   std::unique_ptr<MemberSlot> slot;
 };
 
@@ -246,6 +284,8 @@ public:
   std::unique_ptr<PeerMedia> attach_media (GstElement *webrtcbin,
       CallMember &member, const std::string &label,
       const GstSDPMessage *offer, const MediaPlan &plan) override;
+  void connect_ladder (const std::shared_ptr<EncodingLadder> &ladder,
+      GstElement *webrtcbin, GstElement *queue, SinkPeerMedia::Branch &branch);
   void detach_media (GstElement *webrtcbin, CallMember &member,
       PeerMedia *media) override;
   void peer_connected (PeerMedia *media) override;
@@ -292,6 +332,25 @@ gst_p2pcall_video_codec_get_type (void)
         g_enum_register_static ("GstP2pcallVideoCodec", values));
   return type;
 }
+
+GType
+gst_p2pcall_congestion_control_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {CONGESTION_CONTROL_NONE, "One encoding at video-bitrate for every peer",
+        "none"},
+    {CONGESTION_CONTROL_ADAPTIVE, "Per-peer estimate over an encoding ladder",
+        "adaptive"},
+    {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstP2pcallCongestionControl", values));
+  return type;
+}
+#define GST_TYPE_P2PCALL_CONGESTION_CONTROL \
+    (gst_p2pcall_congestion_control_get_type ())
 
 static GstElement *
 make (const char *factory)
@@ -361,6 +420,46 @@ make_video_encoder (VideoCodec codec, guint bitrate_kbps, const Codec **out)
   return chain;
 }
 
+// congestion-control=adaptive: the input's tee carries raw I420 video to an
+// EncodingLadder whose layers (encoders made as make_video_encoder() makes
+// them) peers are switched between. Returns the conversion before the tee.
+static std::vector<GstElement *>
+make_ladder_input (GstP2pcallSink *self, GstPad *entry_src, GstCaps *caps,
+    VideoCodec video_codec, const Codec **codec)
+{
+  GstP2pcallSinkPrivate *priv = self->priv;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps (&info, caps))
+    gst_video_info_set_format (&info, GST_VIDEO_FORMAT_I420, 640, 480);
+  AdaptiveSettings settings;
+  {
+    std::lock_guard<std::mutex> lock (priv->settings_lock);
+    settings = priv->adaptive;
+  }
+  *codec = find_codec (video_codec == VIDEO_CODEC_H264 ? "H264" :
+      video_codec == VIDEO_CODEC_VP9 ? "VP9" : "VP8");
+
+  g_autoptr (GstElement) entry = GST_ELEMENT (gst_pad_get_parent (entry_src));
+  std::lock_guard<std::mutex> lock (priv->streams_lock);
+  for (SendStream &s : priv->streams) {
+    if (s.entry != entry || s.ladder)
+      continue;
+    s.ladder = std::make_shared<EncodingLadder> (GST_BIN (self), s.tee,
+        GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info), settings,
+        [video_codec] (guint kbps) {
+          const Codec *unused;
+          return make_video_encoder (video_codec, kbps, &unused);
+        });
+    priv->controller->set_settings (settings);
+    priv->controller->add_ladder (s.ladder);
+  }
+  GstElement *format = make ("capsfilter");
+  g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw, "
+      "format=(string) I420");
+  g_object_set (format, "caps", i420, nullptr);
+  return {make ("videoconvert"), format};
+}
+
 // Builds what goes between the entry capsfilter and the tee once the input's
 // caps are known, on the streaming thread, before the caps go further.
 static GstPadProbeReturn
@@ -377,15 +476,19 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
   guint bitrate;
   VideoCodec video_codec;
+  bool adaptive;
   {
     std::lock_guard<std::mutex> lock (priv->settings_lock);
     bitrate = priv->video_bitrate;
     video_codec = priv->video_codec;
+    adaptive = priv->congestion_control == CONGESTION_CONTROL_ADAPTIVE;
   }
 
   const Codec *codec = nullptr;
   std::vector<GstElement *> chain;
-  if (g_str_equal (name, "video/x-raw")) {
+  if (g_str_equal (name, "video/x-raw") && adaptive) {
+    chain = make_ladder_input (self, pad, caps, video_codec, &codec);
+  } else if (g_str_equal (name, "video/x-raw")) {
     chain = make_video_encoder (video_codec, bitrate, &codec);
   } else if (g_str_equal (name, "audio/x-raw")) {
     GstElement *enc = make ("opusenc");
@@ -577,6 +680,53 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   gst_clear_object (&tee);
 }
 
+// The id an offer gives transport-wide CC in its @nth video m-line, -1 if
+// it has none.
+static int
+offered_transport_cc_id (const GstSDPMessage *offer, guint nth)
+{
+  guint seen = 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
+    if (g_strcmp0 (gst_sdp_media_get_media (m), "video") != 0 ||
+        seen++ != nth)
+      continue;
+    for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
+      const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
+      int id = -1;
+      char uri[256] = "";
+      if (g_strcmp0 (a->key, "extmap") == 0 && a->value &&
+          sscanf (a->value, "%d %255s", &id, uri) == 2 &&
+          g_str_equal (uri, kTwccUri))
+        return id;
+    }
+  }
+  return -1;
+}
+
+// Adaptive video carries transport-wide sequence numbers, and its m-line
+// asks for the peer's transport-wide CC feedback (what the controller
+// reads). Answering, only when the offer has it, with the offer's id.
+static void
+add_transport_cc (GstElement *pay, GstCaps *caps, const GstSDPMessage *offer,
+    guint nth)
+{
+  int id = offer ? offered_transport_cc_id (offer, nth) : kTwccOfferId;
+  if (id < 0)
+    return;
+  GstRTPHeaderExtension *ext = gst_rtp_header_extension_create_from_uri (
+      kTwccUri);
+  if (!ext)
+    return;
+  gst_rtp_header_extension_set_id (ext, id);
+  g_signal_emit_by_name (pay, "add-extension", ext);
+  gst_object_unref (ext);
+  g_autofree char *field = g_strdup_printf ("extmap-%d", id);
+  gst_caps_set_simple (caps, field, G_TYPE_STRING, kTwccUri, nullptr);
+  gst_structure_set (gst_caps_get_structure (caps, 0), "rtcp-fb-transport-cc",
+      G_TYPE_BOOLEAN, TRUE, nullptr);
+}
+
 // Nothing reaches a peer's webrtcbin before the negotiation says the peer
 // takes it: webrtcbin sends whatever reaches a sink pad, into an m-line the
 // peer answered inactive or recvonly (a member that receives nothing, a
@@ -619,6 +769,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     const Codec *codec;
     std::string media;
     guint index;
+    std::shared_ptr<EncodingLadder> ladder;
   };
   std::vector<Input> inputs;
   {
@@ -627,7 +778,7 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
       if (s.codec)
         inputs.push_back ({std::unique_ptr<GstElement, ObjectUnref> (
                   GST_ELEMENT (gst_object_ref (s.tee))), s.codec, s.media,
-              s.index});
+              s.index, s.ladder});
   }
   // Audio first: the first m-line carries the bundle, and a peer refusing a
   // video codec (Firefox without OpenH264 refuses H.264) then loses only the
@@ -638,6 +789,8 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
       });
 
   auto media = std::make_unique<SinkPeerMedia> ();
+  media->webrtcbin = webrtcbin;
+  bool adaptive = false, audio = false;
   g_signal_connect (webrtcbin, "notify::signaling-state",
       G_CALLBACK (open_gates_when_sending), media.get ());
   guint nth_video = 0, nth_audio = 0;
@@ -680,6 +833,8 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     gst_bin_add (peer_bin, proxysrc);
 
     g_autoptr (GstCaps) caps = rtp_caps (*in.codec, pt);
+    if (in.ladder)
+      add_transport_cc (pay, caps, offer, nth);
     GstPadTemplate *templ = gst_element_get_pad_template (webrtcbin,
         "sink_%u");
     g_autoptr (GstPad) wb_pad = gst_element_request_pad (webrtcbin, templ,
@@ -709,14 +864,38 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     gst_element_sync_state_with_parent (proxysink);
     gst_element_sync_state_with_parent (pay);
     gst_element_sync_state_with_parent (queue);
-    GstPad *tee_pad = gst_element_request_pad_simple (in.tee.get (),
-        "src_%u");
-    g_autoptr (GstPad) queue_sink = gst_element_get_static_pad (queue, "sink");
-    gst_pad_link (tee_pad, queue_sink);
-    media->branches.push_back ({in.tee.release (), tee_pad, queue, pay,
-          proxysink, proxysrc, trans, gate});
+    audio |= in.media == "audio";
+    SinkPeerMedia::Branch branch {nullptr, nullptr, queue, pay, proxysink,
+      proxysrc, trans, gate, nullptr, nullptr};
+    if (in.ladder) {
+      connect_ladder (in.ladder, webrtcbin, queue, branch);
+      adaptive = true;
+    } else {
+      branch.tee_pad = gst_element_request_pad_simple (in.tee.get (),
+          "src_%u");
+      g_autoptr (GstPad) queue_sink = gst_element_get_static_pad (queue,
+          "sink");
+      gst_pad_link (branch.tee_pad, queue_sink);
+      branch.tee = in.tee.release ();
+    }
+    media->branches.push_back (branch);
   }
+  if (adaptive)
+    priv->controller->add_peer (webrtcbin, label, audio);
   return media;
+}
+
+// A peer's branch of a ladder input: the ladder's funnel for this peer,
+// started on the layer its start bitrate fits, then @queue.
+void
+SinkHost::connect_ladder (const std::shared_ptr<EncodingLadder> &ladder,
+    GstElement *webrtcbin, GstElement *queue, SinkPeerMedia::Branch &branch)
+{
+  GstElement *funnel = ladder->connect_peer (webrtcbin,
+      self_->priv->controller->start_layer (*ladder));
+  gst_element_link (funnel, queue);
+  branch.ladder = ladder;
+  branch.funnel = GST_ELEMENT (gst_object_ref (funnel));
 }
 
 void
@@ -725,7 +904,12 @@ SinkHost::unlink_media (PeerMedia *media)
   auto sink_media = static_cast<SinkPeerMedia *> (media);
   if (!sink_media)
     return;
+  self_->priv->controller->remove_peer (sink_media->webrtcbin);
   for (auto &b : sink_media->branches) {
+    if (b.ladder) {
+      b.ladder->disconnect_peer (sink_media->webrtcbin);
+      b.ladder.reset ();
+    }
     if (!b.tee_pad)
       continue;
     gst_element_release_request_pad (b.tee, b.tee_pad);
@@ -755,11 +939,14 @@ SinkHost::detach_media (GstElement *webrtcbin, CallMember &member,
     gst_element_set_locked_state (b.proxysrc, TRUE);
     gst_element_set_state (b.proxysrc, GST_STATE_NULL);
     gst_bin_remove (peer_bin, b.proxysrc);
-    for (GstElement *e : {b.queue, b.payloader, b.proxysink}) {
+    for (GstElement *e : {b.funnel, b.queue, b.payloader, b.proxysink}) {
+      if (!e)
+        continue;
       gst_element_set_locked_state (e, TRUE);
       gst_element_set_state (e, GST_STATE_NULL);
       gst_bin_remove (GST_BIN (self_), e);
     }
+    gst_clear_object (&b.funnel);
   }
   sink_media->branches.clear ();
 }
@@ -772,7 +959,9 @@ SinkHost::peer_connected (PeerMedia *media)
     return;
   // The new viewer needs a key frame now, not at the next interval.
   for (auto &b : sink_media->branches)
-    if (b.tee_pad)
+    if (b.ladder)
+      b.ladder->force_key_unit (sink_media->webrtcbin);
+    else if (b.tee_pad)
       gst_pad_send_event (b.tee_pad,
           gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
               TRUE, 0));
@@ -785,6 +974,8 @@ gst_p2pcall_sink_init (GstP2pcallSink *self)
 {
   self->priv = new GstP2pcallSinkPrivate ();
   self->priv->config.server = kDefaultServer;
+  self->priv->controller = std::make_unique<AdaptiveController> (
+      GST_ELEMENT (self));
   self->priv->slot = std::make_unique<MemberSlot> (CallMember::kSender,
       std::make_unique<SinkHost> (self));
   GST_OBJECT_FLAG_SET (self, GST_ELEMENT_FLAG_SINK);
@@ -794,6 +985,7 @@ static void
 gst_p2pcall_sink_finalize (GObject *object)
 {
   auto self = GST_P2PCALL_SINK (object);
+  self->priv->controller->stop ();
   self->priv->slot.reset ();
   for (SendStream &s : self->priv->streams) {
     gst_object_unref (s.entry);
@@ -818,8 +1010,55 @@ gst_p2pcall_sink_set_property (GObject *object, guint prop_id,
     case PROP_VIDEO_CODEC:
       priv->video_codec = (VideoCodec) g_value_get_enum (value);
       break;
+    case PROP_CONGESTION_CONTROL:
+      priv->congestion_control = (CongestionControl) g_value_get_enum (value);
+      break;
+    case PROP_MIN_BITRATE:
+      priv->adaptive.min_kbps = g_value_get_uint (value);
+      break;
+    case PROP_MAX_BITRATE:
+      priv->adaptive.max_kbps = g_value_get_uint (value);
+      break;
+    case PROP_START_BITRATE:
+      priv->adaptive.start_kbps = g_value_get_uint (value);
+      break;
+    case PROP_LADDER_SIZE:
+      priv->adaptive.max_layers = g_value_get_int (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+// Adds what the congestion controller says of each peer (adaptive mode) to
+// the session's per-peer statistics.
+static void
+add_rate_stats (GstStructure *stats, const std::vector<PeerRateReport> &reports)
+{
+  for (int i = 0; i < gst_structure_n_fields (stats); i++) {
+    const char *field = gst_structure_nth_field_name (stats, i);
+    const GValue *v = gst_structure_get_value (stats, field);
+    if (!GST_VALUE_HOLDS_STRUCTURE (v))
+      continue;
+    const GstStructure *peer = gst_value_get_structure (v);
+    const char *id = gst_structure_get_string (peer, "peer-id");
+    for (const PeerRateReport &r : reports) {
+      if (!id || r.label != id)
+        continue;
+      GstStructure *more = gst_structure_copy (peer);
+      gst_structure_set (more,
+          "estimate", G_TYPE_UINT64, (guint64) r.estimate_bps,
+          "layer", G_TYPE_INT, r.layer,
+          "width", G_TYPE_INT, r.width,
+          "height", G_TYPE_INT, r.height,
+          "bitrate-sent", G_TYPE_UINT64, (guint64) r.sent_bps,
+          "loss", G_TYPE_DOUBLE, r.loss,
+          "transport-cc", G_TYPE_BOOLEAN, r.twcc, nullptr);
+      // Replaces (frees) @peer: nothing of it is read afterwards.
+      gst_structure_set (stats, field, GST_TYPE_STRUCTURE, more, nullptr);
+      gst_structure_free (more);
+      break;
+    }
   }
 }
 
@@ -831,7 +1070,9 @@ gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
   GstP2pcallSinkPrivate *priv = self->priv;
   if (prop_id == PROP_STATS) {
     // Not under the settings lock: this waits for every webrtcbin.
-    g_value_take_boxed (value, priv->slot->stats ());
+    GstStructure *stats = priv->slot->stats ();
+    add_rate_stats (stats, priv->controller->reports ());
+    g_value_take_boxed (value, stats);
     return;
   }
   std::lock_guard<std::mutex> lock (priv->settings_lock);
@@ -843,6 +1084,21 @@ gst_p2pcall_sink_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_VIDEO_CODEC:
       g_value_set_enum (value, priv->video_codec);
+      break;
+    case PROP_CONGESTION_CONTROL:
+      g_value_set_enum (value, priv->congestion_control);
+      break;
+    case PROP_MIN_BITRATE:
+      g_value_set_uint (value, priv->adaptive.min_kbps);
+      break;
+    case PROP_MAX_BITRATE:
+      g_value_set_uint (value, priv->adaptive.max_kbps);
+      break;
+    case PROP_START_BITRATE:
+      g_value_set_uint (value, priv->adaptive.start_kbps);
+      break;
+    case PROP_LADDER_SIZE:
+      g_value_set_int (value, priv->adaptive.max_layers);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -891,6 +1147,9 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
 
   if (transition == GST_STATE_CHANGE_READY_TO_NULL)
     wait_dtls_certificate ();
+  // No layer starts or stops behind the bin's own state change.
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY)
+    priv->controller->stop ();
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS (parent_class)->change_state (element, transition);
 
@@ -931,6 +1190,69 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
           kDefaultVideoCodec, (GParamFlags) (G_PARAM_READWRITE |
               GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
 
+  /**
+   * GstP2pcallSink:congestion-control:
+   *
+   * none: raw video is encoded once at #GstP2pcallSink:video-bitrate and
+   * every peer gets that. adaptive: each peer's link is estimated from its
+   * feedback (loss, round-trip time, transport-wide CC) and the peer is sent
+   * the highest of at most #GstP2pcallSink:ladder-size encodings that fits
+   * (full, half, quarter resolution...), each encoder started only while a
+   * peer takes it.
+   */
+  g_object_class_install_property (gobject_class, PROP_CONGESTION_CONTROL,
+      g_param_spec_enum ("congestion-control", "Congestion control",
+          "Per-peer rate adaptation of raw video inputs",
+          GST_TYPE_P2PCALL_CONGESTION_CONTROL, kDefaultCongestionControl,
+          (GParamFlags) (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+              G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSink:min-bitrate:
+   *
+   * congestion-control=adaptive: the lowest estimate and encoder bitrate,
+   * kbit/s.
+   */
+  g_object_class_install_property (gobject_class, PROP_MIN_BITRATE,
+      g_param_spec_uint ("min-bitrate", "Minimum bitrate",
+          "Lowest per-peer estimate and encoder bitrate in kbit/s (adaptive)",
+          30, 20000, kDefaultMinBitrate, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSink:max-bitrate:
+   *
+   * congestion-control=adaptive: the top layer's bitrate and the highest
+   * estimate, kbit/s. Each lower layer has half the size and a third of the
+   * bitrate of the one above.
+   */
+  g_object_class_install_property (gobject_class, PROP_MAX_BITRATE,
+      g_param_spec_uint ("max-bitrate", "Maximum bitrate",
+          "Top layer bitrate and highest per-peer estimate in kbit/s "
+          "(adaptive)", 50, 20000, kDefaultMaxBitrate,
+          (GParamFlags) (G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
+              G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSink:start-bitrate:
+   *
+   * congestion-control=adaptive: a new peer's estimate, kbit/s; it picks the
+   * layer the peer starts on.
+   */
+  g_object_class_install_property (gobject_class, PROP_START_BITRATE,
+      g_param_spec_uint ("start-bitrate", "Start bitrate",
+          "A new peer's estimate in kbit/s (adaptive)", 30, 20000,
+          kDefaultStartBitrate, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+  /**
+   * GstP2pcallSink:ladder-size:
+   *
+   * congestion-control=adaptive: at most this many encodings of each raw
+   * video input, whatever the number of peers.
+   */
+  g_object_class_install_property (gobject_class, PROP_LADDER_SIZE,
+      g_param_spec_int ("ladder-size", "Ladder size",
+          "Most encodings of each raw video input (adaptive)", 1, 4,
+          kDefaultLadderSize, (GParamFlags) (G_PARAM_READWRITE |
+              GST_PARAM_MUTABLE_READY | G_PARAM_STATIC_STRINGS)));
+
   gst_element_class_add_static_pad_template (element_class, &video_template);
   gst_element_class_add_static_pad_template (element_class, &audio_template);
   gst_element_class_set_static_metadata (element_class, "p2pcall sink",
@@ -947,6 +1269,8 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
       GST_DEBUG_FUNCPTR (gst_p2pcall_sink_handle_message);
 
   gst_type_mark_as_plugin_api (GST_TYPE_P2PCALL_VIDEO_CODEC,
+      (GstPluginAPIFlags) 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_P2PCALL_CONGESTION_CONTROL,
       (GstPluginAPIFlags) 0);
   GST_DEBUG_CATEGORY_INIT (gst_p2pcall_sink_debug, "p2pcallsink", 0,
       "p2pcall room sink");

@@ -1,10 +1,13 @@
 // Call health from getStats: bitrate in and out, round-trip time, packet
-// loss, and the received video's resolution and frame rate.
+// loss, the received video's resolution, frame rate and freezes, and the
+// browser's own estimate of what it can send on this connection (what a
+// p2pcallsink in adaptive mode estimates from its side).
 
 // @previous: what the last call returned for this connection (bytes and time).
 export function summarizeStats(report, previous) {
   let bytesIn = 0, bytesOut = 0, lost = 0, received = 0;
   let rtt = null, width = 0, height = 0, fps = 0, framesDecoded = 0;
+  let freezes = 0, freezeSeconds = 0, estimate = null;
   for (const stat of report.values()) {
     if (stat.type === 'inbound-rtp') {
       bytesIn += stat.bytesReceived ?? 0;
@@ -15,11 +18,14 @@ export function summarizeStats(report, previous) {
         height = stat.frameHeight ?? 0;
         fps = stat.framesPerSecond ?? 0;
         framesDecoded = stat.framesDecoded ?? 0;
+        freezes = stat.freezeCount ?? 0;
+        freezeSeconds = stat.totalFreezesDuration ?? 0;
       }
     } else if (stat.type === 'outbound-rtp') {
       bytesOut += stat.bytesSent ?? 0;
     } else if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') {
       rtt = stat.currentRoundTripTime ?? rtt;
+      estimate = stat.availableOutgoingBitrate ?? estimate;
     }
   }
   const now = performance.now();
@@ -38,6 +44,9 @@ export function summarizeStats(report, previous) {
     height,
     fps,
     framesDecoded,
+    freezes,
+    freezeSeconds,
+    estimate,
   };
 }
 
@@ -49,8 +58,10 @@ function kbps(bits) {
 export function formatHealth(health) {
   if (!health) return '';
   const parts = [`↓ ${kbps(health.bitrateIn)}`, `↑ ${kbps(health.bitrateOut)}`];
+  if (health.estimate) parts.push(`est ${kbps(health.estimate)}`);
   if (health.rttMs !== null) parts.push(`RTT ${health.rttMs} ms`);
   parts.push(`loss ${health.lossPercent.toFixed(1)}%`);
   if (health.width) parts.push(`${health.width}×${health.height} @ ${Math.round(health.fps)} fps`);
+  if (health.freezes) parts.push(`${health.freezes} freezes`);
   return parts.join(' · ');
 }

@@ -4,7 +4,7 @@
 //       p2pcallsink sending videotestsrc 640x480 at 30 fps, each frame
 //       stamped with its capture time (see the stamp below), until SIGTERM,
 //       SIGINT or end of stdin; --stats S prints its peers and bitrate
-//       every S seconds.
+//       every S seconds; --adaptive sets congestion-control=adaptive.
 //   p2pcall-bench-peer recv --server URL --room R [--calls N]
 //       [--g2g SECONDS] [--hold]
 //       joins with a fresh p2pcallsrc N times, one after the other, and
@@ -12,7 +12,10 @@
 //       its peer connected and the first decoded video frame left
 //       p2pcallsrc; --g2g then reads the stamps of the frames for SECONDS,
 //       as they leave p2pcallsrc (decoded) and when a synchronising sink
-//       renders them (shown); --hold keeps the call until SIGTERM.
+//       renders them (shown); --hold keeps the call until SIGTERM, printing
+//       every second the frames decoded, the gaps over 1 s (freezes) and
+//       the bytes received so far; --turn-server URI receives through that
+//       TURN server only (relay-only).
 //
 // Output: one JSON object per line on stdout. Times are CLOCK_REALTIME in
 // microseconds (g_get_real_time), the clock the browser side of the
@@ -120,6 +123,8 @@ struct Options {
   bool hold = false;
   int timeout_s = 30;
   int stats_s = 0;
+  bool adaptive = false;
+  std::string turn_server;
 };
 
 GMainLoop *loop = nullptr;
@@ -244,7 +249,8 @@ run_send (const Options &opt)
       "videotestsrc is-live=true pattern=smpte horizontal-speed=4 "
       "! video/x-raw,format=I420,width=640,height=480,framerate=30/1 "
       "! identity name=stamp ! p2pcallsink name=sink server=%s room=%s "
-      "peer-name=bench-sender", opt.server.c_str (), opt.room.c_str ());
+      "peer-name=bench-sender congestion-control=%s", opt.server.c_str (),
+      opt.room.c_str (), opt.adaptive ? "adaptive" : "none");
   g_autoptr (GError) err = nullptr;
   GstElement *pipeline = gst_parse_launch (description, &err);
   if (!pipeline) {
@@ -294,6 +300,11 @@ struct Call {
   // Phases, from the bus's sync handler (the posting thread).
   std::atomic<gint64> joined_us {0};
   std::atomic<gint64> connected_us {0};
+  // What a viewer would notice (--hold): frames, and gaps over a second.
+  std::atomic<guint64> frames {0};
+  std::atomic<guint64> freezes {0};
+  std::atomic<gint64> last_frame_us {0};
+  GstElement *src = nullptr;    // the pipeline holds it
 };
 
 GstPadProbeReturn
@@ -303,6 +314,10 @@ frame_probe (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   gint64 now = now_us ();
   gint64 expected = 0;
   call->first_frame_us.compare_exchange_strong (expected, now);
+  call->frames++;
+  gint64 last = call->last_frame_us.exchange (now);
+  if (last && now - last > G_USEC_PER_SEC)
+    call->freezes++;
   if (call->g2g_seconds <= 0 || call->g2g_done)
     return GST_PAD_PROBE_OK;
   // The first second is the call settling (first key frame, jitter
@@ -411,6 +426,26 @@ on_pad_added (GstElement *src, GstPad *pad, gpointer data)
   gst_object_unref (sinkpad);
 }
 
+// The bytes a p2pcallsrc received so far (its stats property).
+guint64
+received_bytes (GstElement *src)
+{
+  GstStructure *stats = nullptr;
+  g_object_get (src, "stats", &stats, nullptr);
+  guint64 total = 0;
+  for (int i = 0; stats && i < gst_structure_n_fields (stats); i++) {
+    const GValue *v = gst_structure_get_value (stats,
+        gst_structure_nth_field_name (stats, i));
+    guint64 bytes = 0;
+    if (GST_VALUE_HOLDS_STRUCTURE (v) && gst_structure_get_uint64 (
+            gst_value_get_structure (v), "bytes", &bytes))
+      total += bytes;
+  }
+  if (stats)
+    gst_structure_free (stats);
+  return total;
+}
+
 // Dispatches the default context until @done says so or @timeout_ms
 // pass. (Times are taken on the streaming threads, not here.)
 bool
@@ -447,6 +482,11 @@ run_recv (const Options &opt)
     g_object_set (src, "server", opt.server.c_str (), "room",
         opt.room.c_str (), "peer-name", "bench-receiver", nullptr);
     gst_util_set_object_arg (G_OBJECT (src), "layout", "separate");
+    if (!opt.turn_server.empty ()) {
+      g_object_set (src, "turn-server", opt.turn_server.c_str (), nullptr);
+      gst_util_set_object_arg (G_OBJECT (src), "ice-transport-policy",
+          "relay");
+    }
     gst_bin_add (GST_BIN (call.pipeline), src);
     g_signal_connect (src, "pad-added", G_CALLBACK (on_pad_added), &call);
     GstBus *bus = gst_element_get_bus (call.pipeline);
@@ -496,7 +536,19 @@ run_recv (const Options &opt)
     }
     if (ok && opt.hold) {
       print_line ("{\"event\":\"holding\"}");
+      call.src = src;
+      guint id = g_timeout_add_seconds (1, +[] (gpointer data) -> gboolean {
+            auto c = static_cast<Call *> (data);
+            guint64 bytes = received_bytes (c->src);
+            print_line ("{\"event\":\"watch\",\"at_us\":" +
+                std::to_string (now_us ()) + ",\"frames\":" +
+                std::to_string (c->frames.load ()) + ",\"freezes\":" +
+                std::to_string (c->freezes.load ()) + ",\"bytes\":" +
+                std::to_string (bytes) + "}");
+            return G_SOURCE_CONTINUE;
+          }, &call);
       run_until ([] { return stop_requested.load (); }, G_GINT64_CONSTANT (86400000));
+      g_source_remove (id);
     }
     gst_element_set_state (call.pipeline, GST_STATE_NULL);
     gst_bus_set_sync_handler (bus, nullptr, nullptr, nullptr);
@@ -519,7 +571,8 @@ main (int argc, char **argv)
   Options opt;
   if (argc < 2) {
     g_printerr ("usage: %s send|recv --server URL --room ROOM [--calls N] "
-        "[--g2g SECONDS] [--hold] [--timeout SECONDS] [--stats SECONDS]\n", argv[0]);
+        "[--g2g SECONDS] [--hold] [--timeout SECONDS] [--stats SECONDS] "
+        "[--adaptive] [--turn-server URI]\n", argv[0]);
     return 64;
   }
   opt.mode = argv[1];
@@ -546,6 +599,10 @@ main (int argc, char **argv)
       opt.stats_s = atoi (value ().c_str ());
     else if (arg == "--hold")
       opt.hold = true;
+    else if (arg == "--adaptive")
+      opt.adaptive = true;
+    else if (arg == "--turn-server")
+      opt.turn_server = value ();
     else {
       g_printerr ("bench-peer: unknown option %s\n", arg.c_str ());
       return 64;

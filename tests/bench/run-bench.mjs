@@ -4,12 +4,16 @@
 //   2. glass-to-glass latency: gst->gst, gst->browser, browser->browser
 //   3. signalling relay: p2pcall-server against a Node ws server (relay-bench.mjs)
 //   4. sender CPU per viewer: one p2pcallsink, 1/2/4/8 p2pcallsrc processes
+//   5. adaptive bitrate: one p2pcallsink congestion-control=adaptive, 8
+//      p2pcallsrc processes, half relayed through a coturn capped with
+//      max-bps (what each class decodes), and its CPU against 1 viewer
 // Writes $P2PCALL_BENCH_OUT/report.json (the issue's keys, nothing else),
 // details.json (what else was measured: raw samples, versions) and prints a
 // Markdown table. `--quick` (or P2PCALL_BENCH_QUICK=1): fewer, shorter runs.
-// `--only setup,g2g,relay,cpu` runs some of them. Numbers only: the exit
+// `--only setup,g2g,relay,cpu,adaptive` runs some of them. Numbers only: the exit
 // status is non-zero only when a measurement could not be taken at all.
 import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,6 +44,7 @@ const { launchBrowser, startServer, stopAll } = await import('../browser/lib/har
 const { startPeer, stopPeers } = await import('./gst-peers.mjs');
 const { openBenchPage, waitFirstFrame, readG2g, waitJoined } = await import('./page-bench.mjs');
 const { runRelay, relayTable, SERVERS } = await import('./relay-bench.mjs');
+const { startCoturn } = await import('../browser/lib/coturn.mjs');
 
 const quick = process.argv.includes('--quick') || process.env.P2PCALL_BENCH_QUICK === '1';
 const onlyArg = process.argv.find((a) => a.startsWith('--only'));
@@ -51,6 +56,8 @@ const COLD_CALLS = quick ? 2 : 5;           // fresh receiver processes
 const G2G_SECONDS = quick ? 4 : 10;
 const CPU_SECONDS = quick ? 4 : 10;
 const VIEWERS = [1, 2, 4, 8];
+const ADAPTIVE_CONVERGE_MS = quick ? 15000 : 25000;
+const CAP_BYTES_PER_SECOND = 40000;         // coturn max-bps: about 320 kbit/s
 
 const outDir = process.env.P2PCALL_BENCH_OUT ?? path.resolve('bench');
 mkdirSync(outDir, { recursive: true });
@@ -72,6 +79,7 @@ const report = {
   relay: {},
   sender_cpu_s: {},
   sender_cpu_ratio_8_1: null,
+  adaptive: {},
 };
 const details = { quick, started: new Date().toISOString(), setup_ms: {}, glass_to_glass_ms: {}, sender: {}, failures: [] };
 
@@ -232,6 +240,71 @@ async function measureCpu() {
   report.sender_cpu_ratio_8_1 = Math.round((perTen[8] / perTen[1]) * 100) / 100;
 }
 
+// A relay-only TURN URI for the elements, with TURN REST credentials.
+function turnUri(turn, secret, name) {
+  const user = `${Math.floor(Date.now() / 1000) + 3600}:${name}`;
+  const password = createHmac('sha1', secret).update(user).digest('base64');
+  return `turn://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${turn.url.replace(/^turn:/, '')}`;
+}
+
+// What the viewers of one class saw between two of their watch lines
+// (averaged over the viewers): fps, kbit/s received, freezes (gaps > 1 s).
+function watchedClass(viewers, from, to) {
+  const per = viewers.map((v) => {
+    const a = v.lines.filter((l) => l.event === 'watch' && l.at_us >= from).at(0);
+    const b = v.lines.filter((l) => l.event === 'watch' && l.at_us <= to).at(-1);
+    const s = (b.at_us - a.at_us) / 1e6;
+    return { fps: (b.frames - a.frames) / s, kbps: (b.bytes - a.bytes) * 8 / s / 1000, freezes: b.freezes - a.freezes };
+  });
+  const mean = (key) => Math.round((per.reduce((sum, p) => sum + p[key], 0) / per.length) * 10) / 10;
+  return { fps: mean('fps'), kbps: mean('kbps'), freezes: per.reduce((sum, p) => sum + p.freezes, 0) };
+}
+
+async function measureAdaptive() {
+  const secret = 'bench-adaptive-secret';
+  const turn = await startCoturn(secret, { maxBps: CAP_BYTES_PER_SECOND });
+  const adaptiveRoom = room('adaptive');
+  const sender = await startSender(adaptiveRoom, ['--stats', '5', '--adaptive']);
+  const direct = [];
+  const capped = [];
+  const cpu = {};
+  const hold = async (list, extra) => {
+    const recv = startPeer('recv', ['--server', wsUrl(), '--room', adaptiveRoom, '--hold', ...extra]);
+    list.push(recv);
+    await recv.waitFor((l) => l.event === 'holding', 60000);
+  };
+  const cpuOver = async () => {
+    const before = sender.cpuSeconds();
+    const from = Date.now() * 1000;
+    await sleep(CPU_SECONDS * 1000);
+    return { cpu: Math.round((sender.cpuSeconds() - before) * 10 / CPU_SECONDS * 100) / 100, from, to: Date.now() * 1000 };
+  };
+  try {
+    await hold(direct, []);
+    await sleep(ADAPTIVE_CONVERGE_MS);
+    cpu[1] = (await cpuOver()).cpu;
+    for (let i = 0; i < 4; i++) {
+      await hold(capped, ['--turn-server', turnUri(turn, secret, `capped-${i}`)]);
+      if (i < 3) await hold(direct, []);
+    }
+    await sleep(ADAPTIVE_CONVERGE_MS);
+    const window = await cpuOver();
+    cpu[8] = window.cpu;
+    report.adaptive = {
+      capped: watchedClass(capped, window.from, window.to),
+      direct: watchedClass(direct, window.from, window.to),
+    };
+    report.adaptive.sender_cpu_ratio_8_1 = Math.round((cpu[8] / cpu[1]) * 100) / 100;
+    details.adaptive = { sender_cpu_s: cpu, cap_bytes_per_second: CAP_BYTES_PER_SECOND, converge_ms: ADAPTIVE_CONVERGE_MS,
+      sender_stats: sender.lines.filter((l) => l.event === 'stats').slice(-3) };
+    log(`adaptive: ${JSON.stringify(report.adaptive)}`);
+  } finally {
+    await Promise.all([...direct, ...capped].map((r) => r.stop()));
+    await sender.stop();
+    await turn.stop();
+  }
+}
+
 async function measureRelay() {
   const relay = await runRelay({ quick, log });
   report.relay = {};
@@ -305,6 +378,15 @@ function markdown() {
     const kbps = (n) => details.sender[n]?.total_kbps ?? '?';
     lines.push(`| sent, kbit/s (all peers) | ${kbps(1)} | ${kbps(2)} | ${kbps(4)} | ${kbps(8)} | |`);
   }
+  if (report.adaptive.capped) {
+    const a = report.adaptive;
+    const cap = CAP_BYTES_PER_SECOND * 8 / 1000;
+    lines.push('', `| adaptive, 8 viewers | fps | kbit/s | freezes > 1 s | target |`, '|---|---|---|---|---|');
+    lines.push(`| 4 capped (relayed, ${cap} kbit/s) | ${a.capped.fps} | ${a.capped.kbps} | ${a.capped.freezes} | ≥ 10 fps, no freeze, ≤ cap (${check(a.capped.fps >= 10 && a.capped.freezes === 0 && a.capped.kbps <= cap)}) |`);
+    lines.push(`| 4 direct | ${a.direct.fps} | ${a.direct.kbps} | ${a.direct.freezes} | ≥ 25 fps (${check(a.direct.fps >= 25)}) |`);
+    const c = details.adaptive.sender_cpu_s;
+    lines.push(`| sender CPU s per 10 s, 1 → 8 viewers | ${c[1]} → ${c[8]} | | | ratio ${a.sender_cpu_ratio_8_1} |`);
+  }
   const v = details.versions;
   lines.push('', `${details.started.slice(0, 10)}, ${v.cpus} cores (${v.cpu}), p2pcall ${v.p2pcall}, GStreamer ${v.gstreamer}, Chromium ${v.chromium}, Node ${v.node}${quick ? ', quick mode' : ''}.`);
   return lines.join('\n');
@@ -314,7 +396,7 @@ let failed = false;
 try {
   server = await startServer({ args: ['--max-room-size', '16'] });
   if (wanted('setup') || wanted('g2g')) browser = await launchBrowser();
-  for (const [part, fn] of [['setup', measureSetup], ['g2g', measureG2g], ['cpu', measureCpu], ['relay', measureRelay]]) {
+  for (const [part, fn] of [['setup', measureSetup], ['g2g', measureG2g], ['cpu', measureCpu], ['adaptive', measureAdaptive], ['relay', measureRelay]]) {
     if (!wanted(part)) continue;
     try {
       await fn();

@@ -3,29 +3,11 @@
 // credentials (and an expired one refused), and faults: a member killed or
 // frozen mid-call. Each test runs as its own meson test in a loopback-only
 // network namespace: GST_CHECKS=<name> runs one.
-#include "gst-test-support.h"
+#include "gst-test-turn.h"
 
 #include <gst/webrtc/webrtc.h>
 
 namespace {
-
-class TempDir {
-public:
-  TempDir () : path_ (g_dir_make_tmp ("p2pcall-hardening-XXXXXX", nullptr)) {}
-  ~TempDir ()
-  {
-    const char *argv[] = { "rm", "-rf", path_, nullptr };
-    g_spawn_sync (nullptr, (char **) argv, nullptr, G_SPAWN_SEARCH_PATH,
-        nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
-    g_free (path_);
-  }
-  std::string file (const char *name) const
-  {
-    return std::string (path_) + "/" + name;
-  }
-private:
-  char *path_;
-};
 
 void
 run_or_fail (std::vector<const char *> argv)
@@ -55,98 +37,6 @@ struct Certificate {
         "-out", cert.c_str (), "-days", "1", "-subj", "/CN=127.0.0.1",
         "-addext", "subjectAltName=IP:127.0.0.1"});
   }
-};
-
-guint
-free_udp_port ()
-{
-  g_autoptr (GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4,
-      G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, nullptr);
-  g_autoptr (GInetAddress) loopback =
-      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
-  fail_unless (g_socket_bind (socket, any, FALSE, nullptr));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (socket,
-      nullptr);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-}
-
-// TURN REST credentials as coturn's use-auth-secret checks them.
-std::string
-turn_password (const std::string &secret, const std::string &username)
-{
-  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1,
-      (const guchar *) secret.data (), secret.size ());
-  g_hmac_update (hmac, (const guchar *) username.data (), username.size ());
-  guint8 digest[20];
-  gsize len = sizeof digest;
-  g_hmac_get_digest (hmac, digest, &len);
-  g_autofree char *b64 = g_base64_encode (digest, len);
-  return b64;
-}
-
-// A real coturn on 127.0.0.1 with TURN REST credentials (use-auth-secret),
-// relaying between loopback peers. Its log says which allocations it made.
-class Coturn {
-public:
-  explicit Coturn (const std::string &secret)
-  {
-    port_ = free_udp_port ();
-    // The relay ports: this namespace has no other user of them.
-    guint min = port_ < 60000 ? port_ + 1 : 40000;
-    proc_ = spawn_child ({"turnserver", "-n", "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1", "--listening-port=" + std::to_string (port_),
-        "--min-port=" + std::to_string (min),
-        "--max-port=" + std::to_string (min + 200),
-        "--use-auth-secret", "--static-auth-secret=" + secret,
-        "--realm=p2pcall.test", "--allow-loopback-peers", "--no-cli", "-v",
-        "--no-tls", "--no-dtls", "--simple-log", "--log-file=" + log_path (),
-        "--pidfile=" + dir_.file ("turnserver.pid"),
-        "--userdb=" + dir_.file ("turndb")},
-        (GSubprocessFlags) (G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
-            G_SUBPROCESS_FLAGS_STDERR_SILENCE));
-    fail_unless (wait_for ([this] {
-              return log ().find ("Total General servers") != std::string::npos;
-            }), "coturn did not start:\n%s", log ().c_str ());
-  }
-
-  ~Coturn ()
-  {
-    g_subprocess_send_signal (proc_, SIGKILL);
-    g_subprocess_wait (proc_, nullptr, nullptr);
-    g_object_unref (proc_);
-  }
-
-  std::string log () const
-  {
-    g_autofree char *text = nullptr;
-    g_file_get_contents (log_path ().c_str (), &text, nullptr, nullptr);
-    return text ? text : "";
-  }
-
-  // For p2pcall-server --turn-server.
-  std::string url () const
-  {
-    return "turn:127.0.0.1:" + std::to_string (port_);
-  }
-
-  guint port () const { return port_; }
-  // For the elements' turn-server: both parts percent-encoded.
-  std::string uri (const std::string &user, const std::string &password) const
-  {
-    g_autofree char *u = g_uri_escape_string (user.c_str (), nullptr, FALSE);
-    g_autofree char *p = g_uri_escape_string (password.c_str (), nullptr,
-        FALSE);
-    return std::string ("turn://") + u + ":" + p + "@127.0.0.1:" +
-        std::to_string (port_);
-  }
-
-private:
-  std::string log_path () const { return dir_.file ("turn.log"); }
-
-  TempDir dir_;
-  GSubprocess *proc_ = nullptr;
-  guint port_ = 0;
 };
 
 // Another member of the room in a process of its own (gst-launch-1.0), to be

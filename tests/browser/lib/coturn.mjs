@@ -18,8 +18,9 @@ function freeUdpPort() {
   });
 }
 
-// Resolves { url, log(), stop() } once coturn listens.
-export async function startCoturn(secret) {
+// Resolves { url, log(), stop() } once coturn listens. @maxBps caps each
+// relayed session at that many bytes per second (a narrow link).
+export async function startCoturn(secret, { maxBps = 0 } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'p2pcall-coturn-'));
   const port = await freeUdpPort();
   const minPort = port < 60000 ? port + 1 : 40000;  // this namespace's own
@@ -30,6 +31,7 @@ export async function startCoturn(secret) {
     `--static-auth-secret=${secret}`, '--realm=p2pcall.test', '--allow-loopback-peers',
     '--no-cli', '--no-tls', '--no-dtls', '-v', '--simple-log', `--log-file=${logFile}`,
     `--pidfile=${path.join(dir, 'turnserver.pid')}`, `--userdb=${path.join(dir, 'turndb')}`,
+    ...(maxBps ? [`--max-bps=${maxBps}`] : []),
   ], { stdio: 'ignore' });
   const log = () => { try { return readFileSync(logFile, 'utf8'); } catch { return ''; } };
   const stop = () => new Promise((resolve) => {

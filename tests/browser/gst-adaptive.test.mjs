@@ -1,0 +1,109 @@
+// p2pcallsink congestion-control=adaptive with browsers as receivers: one
+// page forced to relay through a coturn whose max-bps caps each session
+// (a genuinely narrow link), one page on direct host candidates. Each gets
+// what its own link carries. Registered from tests/gst/meson.build (it needs
+// the plugin's build directory).
+import assert from 'node:assert/strict';
+import { after, afterEach, test } from 'node:test';
+import { callUrl, launchBrowser, openCall, startServer, stopAll, waitInPage } from './lib/harness.mjs';
+import { startCoturn } from './lib/coturn.mjs';
+import { launch, stopPipelines, waitOutput } from './lib/gst-launch.mjs';
+
+const TURN_SECRET = 'adaptive-shared-secret';
+const CAP_BYTES_PER_SECOND = 40000;       // about 320 kbit/s
+const LADDER_SIZE = 3;
+const CONVERGE_MS = 25000;                // generous: find the cap, then hold
+const WINDOW_MS = 10000;
+let browser;
+const pages = [];
+const cleanups = [];
+
+afterEach(async () => {
+  for (const page of pages.splice(0)) {
+    console.log(page.p2pcallLog.join('\n'));
+    await page.context().close();
+  }
+  await stopPipelines();
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+after(stopAll);
+
+async function openPage(url) {
+  browser ??= await launchBrowser();
+  const page = await openCall(browser, url);
+  pages.push(page);
+  return page;
+}
+
+// What a user of @page saw of the video of the member named @name over
+// @ms: frames decoded per second, the longest time without a new frame,
+// bytes received (kbit/s) and the picture's width. Sampled in the page every
+// 100 ms from that connection's inbound video.
+function watchVideo(page, name, ms) {
+  return page.evaluate(async ({ n, duration }) => {
+    const member = [...window.p2pcall.state.members.values()].find((m) => m.name === n);
+    const pc = window.p2pcall.session.peerConnections.find((c) => c.remoteId === member?.peerId);
+    const read = async () => {
+      for (const stat of (await pc.getStats()).values()) {
+        if (stat.type === 'inbound-rtp' && stat.kind === 'video') {
+          return { at: performance.now(), frames: stat.framesDecoded ?? 0,
+            bytes: stat.bytesReceived ?? 0, width: stat.frameWidth ?? 0 };
+        }
+      }
+      return { at: performance.now(), frames: 0, bytes: 0, width: 0 };
+    };
+    const first = await read();
+    let last = first, lastNewFrame = first.at, longestGap = 0;
+    while (performance.now() - first.at < duration) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const now = await read();
+      if (now.frames > last.frames) lastNewFrame = now.at;
+      longestGap = Math.max(longestGap, now.at - lastNewFrame);
+      last = now;
+    }
+    const seconds = (last.at - first.at) / 1000;
+    return { fps: (last.frames - first.frames) / seconds, longestGapS: longestGap / 1000,
+      kbps: (last.bytes - first.bytes) * 8 / seconds / 1000, width: last.width };
+  }, { n: name, duration: ms });
+}
+
+test('an adaptive p2pcallsink sends a capped page and a direct page what each link carries', async () => {
+  const turn = await startCoturn(TURN_SECRET, { maxBps: CAP_BYTES_PER_SECOND });
+  cleanups.push(turn.stop);
+  const server = await startServer({
+    args: ['--turn-server', turn.url, '--turn-secret', TURN_SECRET, '--turn-ttl', '1h'],
+  });
+  const sender = launch('videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! '
+    + 'video/x-raw,width=640,height=480,framerate=30/1 ! p2pcallsink peer-name=sender '
+    + `congestion-control=adaptive ladder-size=${LADDER_SIZE} room=adaptive `
+    + `server=ws://127.0.0.1:${server.port}/ws`);
+  await waitOutput(sender, /p2pcall-joined/);
+
+  // (The pages also call each other: each connection has its own relay
+  // session, capped on its own.)
+  const capped = await openPage(callUrl(server, 'adaptive', { name: 'Capped', relay: '1' }));
+  const direct = await openPage(callUrl(server, 'adaptive', { name: 'Direct' }));
+  for (const page of [capped, direct]) {
+    await waitInPage(page, () => [...window.p2pcall.state.members.values()]
+      .some((m) => m.name === 'sender' && m.health?.framesDecoded > 0), undefined, 30000);
+  }
+
+  await new Promise((resolve) => setTimeout(resolve, CONVERGE_MS));
+  const [c, d] = await Promise.all([watchVideo(capped, 'sender', WINDOW_MS),
+    watchVideo(direct, 'sender', WINDOW_MS)]);
+  console.log(`capped: ${JSON.stringify(c)}\ndirect: ${JSON.stringify(d)}`);
+  console.log((sender.output.match(/p2pcall-peer-bitrate.*/g) ?? []).slice(-40).join('\n'));
+
+  // The capped page keeps a moving picture within its link, without
+  // freezes; the direct one gets the full picture.
+  assert.ok(c.fps >= 10, `capped page decodes ${c.fps.toFixed(1)} fps`);
+  assert.ok(c.longestGapS <= 1, `the capped page froze for ${c.longestGapS.toFixed(2)} s`);
+  assert.ok(c.kbps <= CAP_BYTES_PER_SECOND * 8 / 1000, `capped page got ${c.kbps.toFixed(0)} kbit/s`);
+  assert.ok(c.width < 640, `capped page is sent ${c.width} wide`);
+  assert.ok(d.fps >= 25, `direct page decodes ${d.fps.toFixed(1)} fps`);
+  assert.equal(d.width, 640);
+  assert.match(turn.log(), /ALLOCATE processed, success/);
+  // The sender reports each peer's estimate and layer on the bus.
+  await waitOutput(sender, /p2pcall-peer-bitrate/);
+});

@@ -1,0 +1,254 @@
+// p2pcallsink congestion-control=adaptive with real narrow links: one
+// sender, one receiver relayed through a coturn whose max-bps caps its
+// session, and one receiver on direct host candidates. Each runs as its own
+// meson test in a loopback-only network namespace: GST_CHECKS=<name> runs
+// one.
+#include "gst-test-turn.h"
+
+namespace {
+
+constexpr const char kTurnSecret[] = "adaptive-shared-secret";
+// coturn max-bps: bytes per second per relayed session (about 320 kbit/s).
+constexpr guint kCapBytesPerSecond = 40000;
+constexpr int kLadderSize = 3;
+// Generous: the estimate has to find the cap, then hold under it.
+constexpr gint64 kConvergeUs = 25 * G_USEC_PER_SEC;
+constexpr gint64 kWindowUs = 10 * G_USEC_PER_SEC;
+
+// Every decoded video frame that reaches a p2pcallsrc's outputs: when, and
+// how large.
+class VideoWatch {
+public:
+  struct Frame {
+    gint64 time_us;
+    int width;
+  };
+
+  VideoWatch (Pipeline &p, const char *src_name)
+    : pipeline_ (GST_ELEMENT (gst_object_ref (p.pipeline_)))
+  {
+    g_signal_connect (p.get (src_name), "pad-added", G_CALLBACK (on_pad_added),
+        this);
+  }
+
+  // Declared after its Pipeline, a watch stops it first: no streaming
+  // thread reaches the probe afterwards.
+  ~VideoWatch ()
+  {
+    gst_element_set_state (pipeline_, GST_STATE_NULL);
+    gst_object_unref (pipeline_);
+  }
+
+  std::vector<Frame> frames (gint64 from_us, gint64 to_us)
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    std::vector<Frame> out;
+    for (const Frame &f : frames_)
+      if (f.time_us >= from_us && f.time_us < to_us)
+        out.push_back (f);
+    return out;
+  }
+
+  size_t count ()
+  {
+    std::lock_guard<std::mutex> lock (lock_);
+    return frames_.size ();
+  }
+
+private:
+  static void on_pad_added (GstElement *, GstPad *pad, VideoWatch *self)
+  {
+    GstElement *sink = gst_element_factory_make ("fakesink", nullptr);
+    g_object_set (sink, "sync", FALSE, "async", FALSE, nullptr);
+    gst_bin_add (GST_BIN (self->pipeline_), sink);
+    gst_element_sync_state_with_parent (sink);
+    g_autoptr (GstPad) sinkpad = gst_element_get_static_pad (sink, "sink");
+    if (g_str_has_prefix (GST_PAD_NAME (pad), "video"))
+      gst_pad_add_probe (sinkpad, GST_PAD_PROBE_TYPE_BUFFER,
+          +[] (GstPad * pad, GstPadProbeInfo *, gpointer data) {
+            auto self = static_cast<VideoWatch *> (data);
+            g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+            int width = 0;
+            if (caps)
+              gst_structure_get_int (gst_caps_get_structure (caps, 0),
+                  "width", &width);
+            std::lock_guard<std::mutex> lock (self->lock_);
+            self->frames_.push_back ({g_get_monotonic_time (), width});
+            return GST_PAD_PROBE_OK;
+          }, self, nullptr);
+    gst_pad_link (pad, sinkpad);
+  }
+
+  GstElement *pipeline_;
+  std::mutex lock_;
+  std::vector<Frame> frames_;
+};
+
+// What a user watching would notice over a window.
+struct Watched {
+  double fps = 0;
+  double longest_gap_s = 0;
+  int last_width = 0;
+};
+
+Watched
+watch_window (VideoWatch &watch, gint64 from_us, gint64 to_us)
+{
+  Watched w;
+  std::vector<VideoWatch::Frame> frames = watch.frames (from_us, to_us);
+  w.fps = frames.size () * 1e6 / (to_us - from_us);
+  gint64 prev = from_us;
+  for (const VideoWatch::Frame &f : frames) {
+    w.longest_gap_s = std::max (w.longest_gap_s, (f.time_us - prev) / 1e6);
+    prev = f.time_us;
+  }
+  w.longest_gap_s = std::max (w.longest_gap_s, (to_us - prev) / 1e6);
+  if (!frames.empty ())
+    w.last_width = frames.back ().width;
+  return w;
+}
+
+// The bytes a p2pcallsrc received (its stats property, every peer).
+guint64
+received_bytes (GstElement *src)
+{
+  GstStructure *stats = nullptr;
+  g_object_get (src, "stats", &stats, nullptr);
+  guint64 total = 0;
+  for (int i = 0; stats && i < gst_structure_n_fields (stats); i++) {
+    const GValue *v = gst_structure_get_value (stats,
+        gst_structure_nth_field_name (stats, i));
+    guint64 bytes = 0;
+    if (GST_VALUE_HOLDS_STRUCTURE (v) &&
+        gst_structure_get_uint64 (gst_value_get_structure (v), "bytes",
+            &bytes))
+      total += bytes;
+  }
+  if (stats)
+    gst_structure_free (stats);
+  return total;
+}
+
+std::string
+adaptive_sender (const std::string &url, const char *room)
+{
+  // A moving picture with detail: it takes every bit it is given.
+  return "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
+      "video/x-raw,width=640,height=480,framerate=30/1 ! p2pcallsink "
+      "name=sink congestion-control=adaptive ladder-size=" +
+      std::to_string (kLadderSize) + " room=" + room + " server=" + url;
+}
+
+// Runs the main context (and so the buses) for @us.
+void
+run_for (gint64 us)
+{
+  gint64 until = g_get_monotonic_time () + us;
+  wait_for ([&] { return g_get_monotonic_time () >= until; }, us + 1);
+}
+
+std::string
+describe_stats (GstElement *element)
+{
+  GstStructure *stats = nullptr;
+  g_object_get (element, "stats", &stats, nullptr);
+  g_autofree char *text = stats ? gst_structure_to_string (stats) :
+      g_strdup ("(none)");
+  if (stats)
+    gst_structure_free (stats);
+  return text;
+}
+
+// A receiver relayed through @turn only, with its own TURN credentials.
+void
+relay_through (GstElement *src, const Coturn &turn, const char *name)
+{
+  std::string user = std::to_string (g_get_real_time () / G_USEC_PER_SEC +
+      3600) + ":" + name;
+  std::string uri = turn.uri (user, turn_password (kTurnSecret, user));
+  g_object_set (src, "turn-server", uri.c_str (), nullptr);
+  gst_util_set_object_arg (G_OBJECT (src), "ice-transport-policy", "relay");
+}
+
+}  // namespace
+
+GST_START_TEST (test_adaptive_capped_direct)
+{
+  allow_libnice_turn_refresh_warning ();
+  Coturn turn (kTurnSecret, kCapBytesPerSecond);
+  ServerProcess server;
+  Pipeline sender (adaptive_sender (server.url (), "adaptive"));
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+
+  Pipeline direct (src_pipeline (server.url (), "adaptive", "direct"));
+  VideoWatch direct_watch (direct, "direct");
+  Pipeline capped (src_pipeline (server.url (), "adaptive", "capped"));
+  relay_through (capped.get ("capped"), turn, "capped");
+  VideoWatch capped_watch (capped, "capped");
+  fail_if (direct.play () == GST_STATE_CHANGE_FAILURE);
+  fail_if (capped.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] {
+            return direct_watch.count () > 0 && capped_watch.count () > 0;
+          }, 30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
+      turn.log ().c_str ());
+
+  run_for (kConvergeUs);
+  gint64 from = g_get_monotonic_time ();
+  guint64 bytes_before = received_bytes (capped.get ("capped"));
+  guint max_encoders = 0;
+  for (int i = 0; i < 10; i++) {
+    run_for (kWindowUs / 10);
+    max_encoders = std::max (max_encoders,
+        count_elements (sender.get ("sink"), "vp8enc"));
+  }
+  gint64 to = g_get_monotonic_time ();
+  guint64 bytes_after = received_bytes (capped.get ("capped"));
+
+  Watched c = watch_window (capped_watch, from, to);
+  Watched d = watch_window (direct_watch, from, to);
+  double capped_kbps = (bytes_after - bytes_before) * 8.0 / ((to - from) /
+      1e3);
+  g_print ("capped: %.1f fps, longest gap %.2f s, width %d, %.0f kbit/s\n"
+      "direct: %.1f fps, longest gap %.2f s, width %d\nencoders: %u\n"
+      "sender stats: %s\n", c.fps, c.longest_gap_s, c.last_width, capped_kbps,
+      d.fps, d.longest_gap_s, d.last_width, max_encoders,
+      describe_stats (sender.get ("sink")).c_str ());
+
+  // The capped receiver keeps a moving picture, within what its link carries.
+  fail_unless (c.fps >= 10, "capped receiver decodes %.1f fps", c.fps);
+  fail_unless (c.longest_gap_s <= 1.0, "capped receiver froze for %.2f s",
+      c.longest_gap_s);
+  fail_unless (capped_kbps <= kCapBytesPerSecond * 8 / 1000.0,
+      "capped receiver got %.0f kbit/s through a %u kbit/s cap", capped_kbps,
+      kCapBytesPerSecond * 8 / 1000);
+  // The direct one is not held back to the capped one's quality.
+  fail_unless (d.fps >= 25, "direct receiver decodes %.1f fps", d.fps);
+  fail_unless_equals_int (d.last_width, 640);
+  fail_unless (c.last_width < 640, "the capped receiver is sent full size");
+  // The ladder bounds the encoders, whatever the number of receivers.
+  fail_unless (max_encoders >= 1 && max_encoders <= (guint) kLadderSize,
+      "%u encoders", max_encoders);
+  for (Pipeline *p : {&sender, &direct, &capped}) {
+    p->poll ();
+    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
+        p->errors[0].c_str ());
+  }
+  // Each peer's rate control is reported on the bus.
+  fail_unless (sender.count ("p2pcall-peer-bitrate") > 0);
+}
+GST_END_TEST;
+
+static Suite *
+adaptive_suite (void)
+{
+  Suite *s = suite_create ("p2pcall-adaptive");
+  TCase *tc = tcase_create ("general");
+  tcase_set_timeout (tc, 150);
+  tcase_add_checked_fixture (tc, nullptr, join_streaming_threads);
+  suite_add_tcase (s, tc);
+  tcase_add_test (tc, test_adaptive_capped_direct);
+  return s;
+}
+
+GST_CHECK_MAIN (adaptive);
