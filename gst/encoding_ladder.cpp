@@ -1,5 +1,7 @@
 #include "encoding_ladder.h"
 
+#include "webrtc_stats.h"
+
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
 
@@ -490,42 +492,29 @@ SendStats
 read_send_stats (GstElement *webrtcbin)
 {
   SendStats out;
-  GstPromise *promise = gst_promise_new ();
-  g_signal_emit_by_name (webrtcbin, "get-stats", nullptr, promise);
-  if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED) {
-    gst_promise_unref (promise);
-    return out;
-  }
-  const GstStructure *reply = gst_promise_get_reply (promise);
-  for (int i = 0; reply && i < gst_structure_n_fields (reply); i++) {
-    const GValue *v = gst_structure_get_value (reply,
-        gst_structure_nth_field_name (reply, i));
-    if (!GST_VALUE_HOLDS_STRUCTURE (v))
-      continue;
-    const GstStructure *st = gst_value_get_structure (v);
-    GstWebRTCStatsType type;
-    if (!gst_structure_get (st, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type,
-            nullptr))
-      continue;
-    guint64 u;
-    gint64 lost;
-    double d;
-    if (type == GST_WEBRTC_STATS_OUTBOUND_RTP) {
-      if (gst_structure_get_uint64 (st, "bytes-sent", &u))
-        out.bytes += u;
-      if (gst_structure_get_uint64 (st, "packets-sent", &u))
-        out.packets += u;
-    } else if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
-      out.have_report = true;
-      if (gst_structure_get_int64 (st, "packets-lost", &lost))
-        out.packets_lost += lost;
-      if (gst_structure_get_double (st, "fraction-lost", &d))
-        out.fraction_lost = std::max (out.fraction_lost, d);
-      if (gst_structure_get_double (st, "round-trip-time", &d))
-        out.rtt = std::max (out.rtt, d);
-    }
-  }
-  gst_promise_unref (promise);
+  GstStructure *reply = read_webrtc_stats (webrtcbin, G_USEC_PER_SEC);
+  for_each_webrtc_stats (reply, [&out] (GstWebRTCStatsType type,
+          const GstStructure * st) {
+        guint64 u;
+        gint64 lost;
+        double d;
+        if (type == GST_WEBRTC_STATS_OUTBOUND_RTP) {
+          if (gst_structure_get_uint64 (st, "bytes-sent", &u))
+            out.bytes += u;
+          if (gst_structure_get_uint64 (st, "packets-sent", &u))
+            out.packets += u;
+        } else if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+          out.have_report = true;
+          if (gst_structure_get_int64 (st, "packets-lost", &lost))
+            out.packets_lost += lost;
+          if (gst_structure_get_double (st, "fraction-lost", &d))
+            out.fraction_lost = std::max (out.fraction_lost, d);
+          if (gst_structure_get_double (st, "round-trip-time", &d))
+            out.rtt = std::max (out.rtt, d);
+        }
+      });
+  if (reply)
+    gst_structure_free (reply);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "room_session.h"
 
 #include "protocol.h"
+#include "webrtc_stats.h"
 
 #include <gst/webrtc/webrtc.h>
 
@@ -26,6 +27,8 @@ constexpr guint kRejoinGraceMs = 15000;
 // How long a connection started over waits for the answer to the offer on
 // the connection it replaces (see stale_answers_).
 constexpr guint kStaleAnswerWaitMs = 5000;
+// How long stats() waits for a webrtcbin's statistics.
+constexpr gint64 kStatsWaitUs = 2 * G_USEC_PER_SEC;
 
 std::string
 random_client_id ()
@@ -1425,54 +1428,41 @@ RoomSession::stats ()
 
   GstStructure *all = gst_structure_new_empty ("application/x-p2pcall-stats");
   for (Reading &r : readings) {
-    GstPromise *promise = track_promise (r.webrtcbin.get (),
-        gst_promise_new ());
-    g_signal_emit_by_name (r.webrtcbin.get (), "get-stats", nullptr, promise);
-    GstPromiseResult result = gst_promise_wait (promise);
-    untrack_promise (promise);
-    const GstStructure *reply = result == GST_PROMISE_RESULT_REPLIED ?
-        gst_promise_get_reply (promise) : nullptr;
-
+    GstStructure *reply = read_webrtc_stats (r.webrtcbin.get (),
+        kStatsWaitUs);
     guint64 bytes = 0;
     gint64 packets_lost = 0;
     double rtt = -1, fraction_lost = 0;
     std::vector<std::string> candidate_types;
-    for (int i = 0; reply && i < gst_structure_n_fields (reply); i++) {
-      const GValue *v = gst_structure_get_value (reply,
-          gst_structure_nth_field_name (reply, i));
-      if (!GST_VALUE_HOLDS_STRUCTURE (v))
-        continue;
-      const GstStructure *st = gst_value_get_structure (v);
-      GstWebRTCStatsType type;
-      if (!gst_structure_get (st, "type", GST_TYPE_WEBRTC_STATS_TYPE, &type,
-              nullptr))
-        continue;
-      guint64 b;
-      gint64 lost;
-      double d;
-      const char *candidate_type = gst_structure_get_string (st,
-          "candidate-type");
-      if (type == GST_WEBRTC_STATS_LOCAL_CANDIDATE && candidate_type &&
-          std::find (candidate_types.begin (), candidate_types.end (),
-              candidate_type) == candidate_types.end ())
-        candidate_types.push_back (candidate_type);
-      if ((type == GST_WEBRTC_STATS_OUTBOUND_RTP &&
-              gst_structure_get_uint64 (st, "bytes-sent", &b)) ||
-          (type == GST_WEBRTC_STATS_INBOUND_RTP &&
-              gst_structure_get_uint64 (st, "bytes-received", &b)))
-        bytes += b;
-      if ((type == GST_WEBRTC_STATS_INBOUND_RTP ||
-              type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) &&
-          gst_structure_get_int64 (st, "packets-lost", &lost))
-        packets_lost += lost;
-      if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
-        if (gst_structure_get_double (st, "round-trip-time", &d))
-          rtt = std::max (rtt, d);
-        if (gst_structure_get_double (st, "fraction-lost", &d))
-          fraction_lost = std::max (fraction_lost, d);
-      }
-    }
-    gst_promise_unref (promise);
+    for_each_webrtc_stats (reply, [&] (GstWebRTCStatsType type,
+            const GstStructure * st) {
+          guint64 b;
+          gint64 lost;
+          double d;
+          const char *candidate_type = gst_structure_get_string (st,
+              "candidate-type");
+          if (type == GST_WEBRTC_STATS_LOCAL_CANDIDATE && candidate_type &&
+              std::find (candidate_types.begin (), candidate_types.end (),
+                  candidate_type) == candidate_types.end ())
+            candidate_types.push_back (candidate_type);
+          if ((type == GST_WEBRTC_STATS_OUTBOUND_RTP &&
+                  gst_structure_get_uint64 (st, "bytes-sent", &b)) ||
+              (type == GST_WEBRTC_STATS_INBOUND_RTP &&
+                  gst_structure_get_uint64 (st, "bytes-received", &b)))
+            bytes += b;
+          if ((type == GST_WEBRTC_STATS_INBOUND_RTP ||
+                  type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) &&
+              gst_structure_get_int64 (st, "packets-lost", &lost))
+            packets_lost += lost;
+          if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
+            if (gst_structure_get_double (st, "round-trip-time", &d))
+              rtt = std::max (rtt, d);
+            if (gst_structure_get_double (st, "fraction-lost", &d))
+              fraction_lost = std::max (fraction_lost, d);
+          }
+        });
+    if (reply)
+      gst_structure_free (reply);
 
     guint64 bitrate = 0;
     gint64 now = g_get_monotonic_time ();
