@@ -5,7 +5,7 @@
 // the plugin's build directory).
 import assert from 'node:assert/strict';
 import { after, afterEach, test } from 'node:test';
-import { callUrl, launchBrowser, openCall, startServer, stopAll, waitInPage } from './lib/harness.mjs';
+import { callUrl, pagesPerTest, startServer, waitInPage } from './lib/harness.mjs';
 import { startCoturn } from './lib/coturn.mjs';
 import { launch, stopPipelines, waitOutput } from './lib/gst-launch.mjs';
 
@@ -14,27 +14,9 @@ const CAP_BYTES_PER_SECOND = 40000;       // about 320 kbit/s
 const LADDER_SIZE = 3;
 const CONVERGE_MS = 25000;                // generous: find the cap, then hold
 const WINDOW_MS = 10000;
-let browser;
-const pages = [];
-const cleanups = [];
-
-afterEach(async () => {
-  for (const page of pages.splice(0)) {
-    console.log(page.p2pcallLog.join('\n'));
-    await page.context().close();
-  }
-  await stopPipelines();
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
-
-after(stopAll);
-
-async function openPage(url) {
-  browser ??= await launchBrowser();
-  const page = await openCall(browser, url);
-  pages.push(page);
-  return page;
-}
+// Each test's pages close (printing their logs), then its pipelines and
+// what it started stop.
+const { openPage, cleanups } = pagesPerTest({ afterEach, after }, stopPipelines);
 
 // What a user of @page saw of the video of the member named @name over
 // @ms: frames decoded per second, the longest time without a new frame,

@@ -6,34 +6,16 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, test } from 'node:test';
 import {
-  callUrl, framesDecoded, launchBrowser, openCall, startServer, stopAll, waitFramesDecoded, waitInPage,
+  callUrl, framesDecoded, pagesPerTest, startServer, waitFramesDecoded, waitInPage,
 } from './lib/harness.mjs';
 import { startCoturn } from './lib/coturn.mjs';
 import { countOutput, launch, stopPipelines, waitOutput } from './lib/gst-launch.mjs';
 
 const TURN_SECRET = 'coturn-shared-secret';
 const SENDER = 'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=15/1 ! p2pcallsink';
-let browser;
-const pages = [];
-const cleanups = [];
-
-afterEach(async () => {
-  for (const page of pages.splice(0)) {
-    console.log(page.p2pcallLog.join('\n'));
-    await page.context().close();
-  }
-  await stopPipelines();
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
-
-after(stopAll);
-
-async function openPage(url) {
-  browser ??= await launchBrowser();
-  const page = await openCall(browser, url);
-  pages.push(page);
-  return page;
-}
+// Each test's pages close (printing their logs), then its pipelines and
+// what it started stop.
+const { openPage, cleanups } = pagesPerTest({ afterEach, after }, stopPipelines);
 
 const wsUrl = (server) => `ws://127.0.0.1:${server.port}/ws`;
 const statusIs = (state) => document.querySelector('#signalling-status')?.dataset.state === state;

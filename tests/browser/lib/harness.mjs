@@ -242,6 +242,34 @@ export function waitRemoteTiles(page, count, timeout) {
   return waitInPage(page, (n) => document.querySelectorAll('#tiles .tile.remote').length === n, count, timeout);
 }
 
+// Pages opened per test in one shared browser: after each test its pages
+// close (their console printed), then @stopPipelines and the functions the
+// test pushed on `cleanups` run; after the file every server and browser
+// stops. @hooks: node:test's { afterEach, after }.
+export function pagesPerTest({ afterEach, after }, stopPipelines) {
+  let browser;
+  const pages = [];
+  const cleanups = [];
+  afterEach(async () => {
+    for (const page of pages.splice(0)) {
+      console.log(page.p2pcallLog.join('\n'));
+      await page.context().close();
+    }
+    await stopPipelines();
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+  after(stopAll);
+  return {
+    cleanups,
+    async openPage(url) {
+      browser ??= await launchBrowser();
+      const page = await openCall(browser, url);
+      pages.push(page);
+      return page;
+    },
+  };
+}
+
 // Stops every server and browser this process started.
 export async function stopAll() {
   await Promise.all([...started].map((entry) => entry.stop()));
