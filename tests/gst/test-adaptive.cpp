@@ -112,20 +112,12 @@ watch_window (VideoWatch &watch, gint64 from_us, gint64 to_us)
 guint64
 received_bytes (GstElement *src)
 {
-  GstStructure *stats = nullptr;
-  g_object_get (src, "stats", &stats, nullptr);
   guint64 total = 0;
-  for (int i = 0; stats && i < gst_structure_n_fields (stats); i++) {
-    const GValue *v = gst_structure_get_value (stats,
-        gst_structure_nth_field_name (stats, i));
-    guint64 bytes = 0;
-    if (GST_VALUE_HOLDS_STRUCTURE (v) &&
-        gst_structure_get_uint64 (gst_value_get_structure (v), "bytes",
-            &bytes))
-      total += bytes;
-  }
-  if (stats)
-    gst_structure_free (stats);
+  for_each_peer (src, [&total] (const GstStructure *peer) {
+        guint64 bytes = 0;
+        if (gst_structure_get_uint64 (peer, "bytes", &bytes))
+          total += bytes;
+      });
   return total;
 }
 
