@@ -446,12 +446,10 @@ RoomSession::on_joined (const std::string &self_id,
   idle_peers_.clear ();
   for (const RemotePeer &peer : peers) {
     known_client_ids_[peer.id] = peer.client_id;
-    if (peer.receive_only) {
+    // (A member that skips us because neither sends is the one that offers
+    // once either does: the one in the room first, as always.)
+    if (peer.receive_only)
       receive_only_peers_.insert (peer.id);
-      // It will not offer to us: we offer once we send.
-      if (receive_only () && !find_by_client_id (peer.client_id))
-        idle_peers_[peer.id] = peer.client_id;
-    }
     PeerConnection *pc = find_by_client_id (peer.client_id);
     if (pc) {
       GST_INFO_OBJECT (log_object_, "peer %s is back as %s",
@@ -528,7 +526,7 @@ RoomSession::on_peer_state (const std::string &peer_id,
     receive_only_peers_.erase (peer_id);
   auto idle = idle_peers_.find (peer_id);
   if (idle != idle_peers_.end () && !receive_only) {
-    // It sends now: we had skipped it, we offer.
+    // It sends now: we skipped it (we were here first), so we offer.
     std::string id = idle->second.empty () ? client_id : idle->second;
     idle_peers_.erase (idle);
     offer_anew (peer_id, id);

@@ -177,8 +177,9 @@ private:
   std::map<std::string, GSource *> pending_joins_;      // by peer id
   std::map<std::string, std::string> known_client_ids_; // peer id -> clientId
   std::set<std::string> receive_only_peers_;            // peer ids
-  // Members we have no connection with because neither side sends: offered
-  // to once we send (peer id -> clientId).
+  // Members we have no connection with because neither side sends, and we
+  // were in the room first: we offer once either sends (peer id ->
+  // clientId).
   std::map<std::string, std::string> idle_peers_;
   // Newcomers to offer to once every input has caps: (peer id, clientId).
   std::vector<std::pair<std::string, std::string>> deferred_offers_;

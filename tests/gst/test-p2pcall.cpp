@@ -654,6 +654,28 @@ GST_START_TEST (test_receive_only_members)
   fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }),
       "bob did not get alice's video once she sent");
   fail_unless_equals_int (peer_count (bob.get ("src")), 1);
+
+  // Carol comes after bob; neither sends, no connection. Then bob (who was
+  // there first) sends: he offers to carol.
+  Pipeline carol ("p2pcallsrc name=src layout=separate peer-name=carol" +
+      common);
+  Receiver carol_view (carol, "src");
+  fail_if (carol.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (carol_view, 320, 240) == 1; }),
+      "carol did not get alice's video");
+  wait_for ([] { return false; }, 2 * G_USEC_PER_SEC);
+  fail_unless_equals_int (peer_count (carol.get ("src")), 1);
+  Pipeline bob_send ("videotestsrc is-live=true ! video/x-raw,width=176,"
+      "height=144,framerate=15/1 ! p2pcallsink peer-name=bob" + common);
+  fail_if (bob_send.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (carol_view, 176, 144) == 1; }),
+      "carol did not get bob's video once he sent");
+  fail_unless_equals_int (peer_count (carol.get ("src")), 2);
+  for (Pipeline *p : {&bob, &alice_recv, &alice_send, &carol, &bob_send}) {
+    p->poll ();
+    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
+        p->errors[0].c_str ());
+  }
 }
 GST_END_TEST;
 
