@@ -115,6 +115,7 @@ struct RoomSession::PeerConnection {
   ElementPtr webrtcbin;
   std::unique_ptr<PeerMedia> media;
   bool remote_description_set = false;
+  bool offering = false;        // made to offer (not from the peer's offer)
   bool awaiting_answer = false; // we offered, no answer yet
   std::string offered_as;       // our id then: after a rejoin none comes
   std::string remote_session_id;        // o= of the peer's descriptions
@@ -599,6 +600,24 @@ RoomSession::on_description (const std::string &peer_id,
     // started over, for instance because what it sends changed.
     GST_INFO_OBJECT (log_object_, "%s offers a new session, replacing its "
         "connection", peer_id.c_str ());
+    std::string client_id = pc->client_id;
+    remove_peer (pc, true);
+    known_client_ids_[peer_id] = client_id;
+    pc = nullptr;
+  } else if (pc && type == protocol::kOffer && pc->offering &&
+      !pc->remote_description_set) {
+    // Both started a connection over at once (glare). As in perfect
+    // negotiation (PROTOCOL.md "Who offers"): the member whose id sorts
+    // first is polite and takes the other's offer; the other keeps its own
+    // and drops the one that collided.
+    if (self_id_ > peer_id) {
+      GST_INFO_OBJECT (log_object_, "%s's offer collides with ours: ours "
+          "stands", peer_id.c_str ());
+      gst_sdp_message_free (sdp);
+      return;
+    }
+    GST_INFO_OBJECT (log_object_, "%s's offer collides with ours: taking "
+        "theirs", peer_id.c_str ());
     std::string client_id = pc->client_id;
     remove_peer (pc, true);
     known_client_ids_[peer_id] = client_id;
@@ -1235,6 +1254,7 @@ RoomSession::expire_promises (GstElement *webrtcbin)
 void
 RoomSession::create_offer (PeerConnection &pc)
 {
+  pc.offering = true;
   GST_DEBUG_OBJECT (log_object_, "creating offer for %s", pc.remote_id.c_str ());
   GstPromise *promise = reply_promise (pc.webrtcbin.get (),
       [] (RoomSession * self, GstElement * wb, const GstStructure * reply) {

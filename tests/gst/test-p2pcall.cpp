@@ -679,6 +679,57 @@ GST_START_TEST (test_receive_only_members)
 }
 GST_END_TEST;
 
+// Two members whose receiving parts stop, and then start, at the same
+// moment both start their connection over at once: the offers collide and
+// the call settles on one of them, with media both ways.
+GST_START_TEST (test_shared_glare)
+{
+  ServerProcess server;
+  std::string common = " room=glare server=" + server.url ();
+  auto sender = [&] (const char *name, int width) {
+    return "videotestsrc is-live=true ! video/x-raw,width=" +
+        std::to_string (width) + ",height=240,framerate=15/1 ! p2pcallsink "
+        "peer-name=" + std::string (name) + common;
+  };
+  auto receiver = [&] (const char *name) {
+    return "p2pcallsrc name=src layout=separate peer-name=" +
+        std::string (name) + common;
+  };
+  Pipeline alice_send (sender ("alice", 320));
+  Pipeline bob_send (sender ("bob", 352));
+  fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
+  fail_if (bob_send.play () == GST_STATE_CHANGE_FAILURE);
+  {
+    Pipeline alice_recv (receiver ("alice"));
+    Pipeline bob_recv (receiver ("bob"));
+    Receiver alice_view (alice_recv, "src");
+    Receiver bob_view (bob_recv, "src");
+    fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
+    fail_if (bob_recv.play () == GST_STATE_CHANGE_FAILURE);
+    fail_unless (wait_for ([&] {
+              return videos_at (alice_view, 352, 240) >= 1 &&
+                  videos_at (bob_view, 320, 240) >= 1;
+            }), "no call both ways to begin with");
+  }     // both receiving parts stop at once
+
+  Pipeline alice_recv (receiver ("alice"));
+  Pipeline bob_recv (receiver ("bob"));
+  Receiver alice_view (alice_recv, "src");
+  Receiver bob_view (bob_recv, "src");
+  fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
+  fail_if (bob_recv.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return videos_at (alice_view, 352, 240) >= 1; }),
+      "alice did not get bob's video after both restarted receiving");
+  fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) >= 1; }),
+      "bob did not get alice's video after both restarted receiving");
+  for (Pipeline *p : {&alice_send, &bob_send, &alice_recv, &bob_recv}) {
+    p->poll ();
+    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
+        p->errors[0].c_str ());
+  }
+}
+GST_END_TEST;
+
 static Suite *
 p2pcall_suite (void)
 {
@@ -702,6 +753,7 @@ p2pcall_suite (void)
   tcase_add_test (tc, test_shared_quick_changes);
   tcase_add_test (tc, test_shared_timestamps);
   tcase_add_test (tc, test_receive_only_members);
+  tcase_add_test (tc, test_shared_glare);
   tcase_add_test (tc, test_pad_added_mid_call);
   tcase_add_test (tc, test_input_late_caps);
   return s;
