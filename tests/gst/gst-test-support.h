@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -406,6 +407,34 @@ src_pipeline (const std::string &url, const char *room, const char *name =
 {
   return "p2pcallsrc layout=separate name=" + std::string (name) + " room=" + room +
       " server=" + url;
+}
+
+// The two parts of member @name in the shared-member tests; @common is
+// " room=ROOM server=URL". Sending: a @width x @height test picture.
+inline std::string
+member_sending (const std::string &name, int width, int height,
+    const std::string &common)
+{
+  return "videotestsrc is-live=true ! video/x-raw,width=" +
+      std::to_string (width) + ",height=" + std::to_string (height) +
+      ",framerate=15/1 ! p2pcallsink name=sink peer-name=" + name + common;
+}
+
+inline std::string
+member_receiving (const std::string &name, const std::string &common)
+{
+  return "p2pcallsrc name=src layout=separate peer-name=" + name + common;
+}
+
+// Fails the test with the first error any of @pipelines posted.
+inline void
+assert_no_errors (std::initializer_list<Pipeline *> pipelines)
+{
+  for (Pipeline *p : pipelines) {
+    p->poll ();
+    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
+        p->errors[0].c_str ());
+  }
 }
 
 // Checked fixture teardown: joins GStreamer's pooled streaming threads

@@ -221,11 +221,7 @@ GST_START_TEST (test_adaptive_capped_direct)
   // The ladder bounds the encoders, whatever the number of receivers.
   fail_unless (max_encoders >= 1 && max_encoders <= (guint) kLadderSize,
       "%u encoders", max_encoders);
-  for (Pipeline *p : {&sender, &direct, &capped}) {
-    p->poll ();
-    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
-        p->errors[0].c_str ());
-  }
+  assert_no_errors ({&sender, &direct, &capped});
   // Each peer's rate control is reported on the bus.
   fail_unless (sender.count ("p2pcall-peer-bitrate") > 0);
 }

@@ -193,9 +193,7 @@ check_video_codec (const char *codec)
   const Received r = receiver.snapshot ()[0];
   fail_unless_equals_int (r.width, 320);
   fail_unless_equals_int (r.height, 240);
-  sender.poll ();
-  fail_unless (sender.errors.empty (), "%s", sender.errors.empty () ? "" :
-      sender.errors[0].c_str ());
+  assert_no_errors ({&sender});
 }
 
 GST_START_TEST (test_h264)
@@ -299,13 +297,9 @@ static std::string
 two_way_launch (const std::string &url, const char *room, const char *name,
     int width, int height)
 {
-  std::string common = " room=" + std::string (room) + " peer-name=" + name +
-      " server=" + url;
-  return "videotestsrc is-live=true ! video/x-raw,width=" +
-      std::to_string (width) + ",height=" + std::to_string (height) +
-      ",framerate=15/1 ! p2pcallsink name=sink" + common +
-      " p2pcallsrc name=src layout=separate" + common +
-      " ! fakesink name=view";
+  std::string common = " room=" + std::string (room) + " server=" + url;
+  return member_sending (name, width, height, common) + " " +
+      member_receiving (name, common) + " ! fakesink name=view";
 }
 
 // True when @output (gst-launch -v) shows raw video of @width x @height
@@ -341,10 +335,9 @@ GST_START_TEST (test_shared_two_processes)
   MemberProcess bob ("-v " + two_way_launch (server.url (), "both", "bob",
           352, 288));
   // Alice: this process, 320x240.
-  Pipeline alice ("videotestsrc is-live=true ! video/x-raw,width=320,"
-      "height=240,framerate=15/1 ! p2pcallsink name=sink room=both "
-      "peer-name=alice server=" + server.url () + " p2pcallsrc name=src "
-      "layout=separate room=both peer-name=alice server=" + server.url ());
+  std::string common = " room=both server=" + server.url ();
+  Pipeline alice (member_sending ("alice", 320, 240, common) + " " +
+      member_receiving ("alice", common));
   Receiver receiver (alice, "src");
   fail_if (alice.play () == GST_STATE_CHANGE_FAILURE);
 
@@ -358,9 +351,7 @@ GST_START_TEST (test_shared_two_processes)
   // One peer connection, which both elements report.
   fail_unless_equals_int (peer_count (alice.get ("sink")), 1);
   fail_unless_equals_int (peer_count (alice.get ("src")), 1);
-  alice.poll ();
-  fail_unless (alice.errors.empty (), "%s", alice.errors.empty () ? "" :
-      alice.errors[0].c_str ());
+  assert_no_errors ({&alice});
 }
 GST_END_TEST;
 
@@ -370,25 +361,22 @@ GST_START_TEST (test_shared_start_stop)
 {
   ServerProcess server;
   std::string common = " room=turns server=" + server.url ();
-  Pipeline bob ("videotestsrc is-live=true ! video/x-raw,width=352,"
-      "height=288,framerate=15/1 ! p2pcallsink name=sink peer-name=bob" +
-      common + " p2pcallsrc name=src layout=separate peer-name=bob" + common);
+  Pipeline bob (member_sending ("bob", 352, 288, common) + " " +
+      member_receiving ("bob", common));
   Receiver bob_view (bob, "src");
   fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return bob.count ("p2pcall-joined") == 2; }));
 
   // Alice sends first, alone.
-  auto alice_send = std::make_unique<Pipeline> ("videotestsrc is-live=true ! "
-      "video/x-raw,width=320,height=240,framerate=15/1 ! p2pcallsink "
-      "name=sink peer-name=alice" + common);
+  auto alice_send = std::make_unique<Pipeline> (member_sending ("alice", 320,
+          240, common));
   fail_if (alice_send->play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }),
       "bob did not get alice's video");
 
   // Her receiving part joins the call: the member now receives too, and
   // still sends.
-  Pipeline alice_recv ("p2pcallsrc name=src layout=separate peer-name=alice" +
-      common);
+  Pipeline alice_recv (member_receiving ("alice", common));
   Receiver alice_view (alice_recv, "src");
   fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (alice_view, 352, 288) == 1; }),
@@ -404,19 +392,14 @@ GST_START_TEST (test_shared_start_stop)
   fail_unless_equals_int (server.health ("members"), 2);
 
   // And it comes back: bob sees her again.
-  alice_send = std::make_unique<Pipeline> ("videotestsrc is-live=true ! "
-      "video/x-raw,width=320,height=240,framerate=15/1 ! p2pcallsink "
-      "name=sink peer-name=alice" + common);
+  alice_send = std::make_unique<Pipeline> (member_sending ("alice", 320, 240,
+          common));
   fail_if (alice_send->play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 3; }),
       "bob did not get alice's video after her p2pcallsink came back");
   fail_unless_equals_int (peer_count (bob.get ("sink")), 1);
 
-  for (Pipeline *p : {&bob, &alice_recv, alice_send.get ()}) {
-    p->poll ();
-    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
-        p->errors[0].c_str ());
-  }
+  assert_no_errors ({&bob, &alice_recv, alice_send.get ()});
 }
 GST_END_TEST;
 
@@ -503,19 +486,15 @@ GST_START_TEST (test_shared_quick_changes)
 {
   ServerProcess server;
   std::string common = " room=quick server=" + server.url ();
-  Pipeline bob ("videotestsrc is-live=true ! video/x-raw,width=352,"
-      "height=288,framerate=15/1 ! p2pcallsink name=sink peer-name=bob" +
-      common + " p2pcallsrc name=src layout=separate peer-name=bob" + common);
+  Pipeline bob (member_sending ("bob", 352, 288, common) + " " +
+      member_receiving ("bob", common));
   Receiver bob_view (bob, "src");
   fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
-  Pipeline alice_send ("videotestsrc is-live=true ! video/x-raw,width=320,"
-      "height=240,framerate=15/1 ! p2pcallsink name=sink peer-name=alice" +
-      common);
+  Pipeline alice_send (member_sending ("alice", 320, 240, common));
   fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }));
 
-  std::string receive = "p2pcallsrc name=src layout=separate peer-name=alice" +
-      common;
+  std::string receive = member_receiving ("alice", common);
   for (int i = 0; i < 3; i++) {
     Pipeline flash (receive);
     fail_if (flash.play () == GST_STATE_CHANGE_FAILURE);
@@ -538,11 +517,7 @@ GST_START_TEST (test_shared_quick_changes)
   frames = last_frames ();
   fail_unless (wait_for ([&] { return last_frames () > frames + 15; }),
       "alice's video does not flow on the last connection");
-  for (Pipeline *p : {&bob, &alice_send, &alice_recv}) {
-    p->poll ();
-    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
-        p->errors[0].c_str ());
-  }
+  assert_no_errors ({&bob, &alice_send, &alice_recv});
 }
 GST_END_TEST;
 
@@ -553,8 +528,7 @@ GST_START_TEST (test_shared_timestamps)
 {
   ServerProcess server;
   std::string common = " room=clock server=" + server.url ();
-  Pipeline bob ("videotestsrc is-live=true ! video/x-raw,width=320,"
-      "height=240,framerate=15/1 ! p2pcallsink peer-name=bob" + common);
+  Pipeline bob (member_sending ("bob", 320, 240, common));
   fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
   // Alice's member (and its pipeline) starts with her sending part...
   Pipeline alice_send ("videotestsrc is-live=true ! p2pcallsink "
@@ -634,12 +608,11 @@ GST_START_TEST (test_receive_only_members)
 {
   ServerProcess server;
   std::string common = " room=quiet server=" + server.url ();
-  Pipeline bob ("p2pcallsrc name=src layout=separate peer-name=bob" + common);
+  Pipeline bob (member_receiving ("bob", common));
   Receiver bob_view (bob, "src");
   fail_if (bob.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return bob.count ("p2pcall-joined"); }));
-  Pipeline alice_recv ("p2pcallsrc name=src layout=separate peer-name=alice" +
-      common);
+  Pipeline alice_recv (member_receiving ("alice", common));
   fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return alice_recv.count ("p2pcall-joined"); }));
   // Past the wait for the newcomer's peer-state, then some.
@@ -648,8 +621,7 @@ GST_START_TEST (test_receive_only_members)
   fail_unless_equals_int (peer_count (alice_recv.get ("src")), 0);
 
   // Alice (who joined second) starts sending: she offers to bob.
-  Pipeline alice_send ("videotestsrc is-live=true ! video/x-raw,width=320,"
-      "height=240,framerate=15/1 ! p2pcallsink peer-name=alice" + common);
+  Pipeline alice_send (member_sending ("alice", 320, 240, common));
   fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) == 1; }),
       "bob did not get alice's video once she sent");
@@ -657,25 +629,19 @@ GST_START_TEST (test_receive_only_members)
 
   // Carol comes after bob; neither sends, no connection. Then bob (who was
   // there first) sends: he offers to carol.
-  Pipeline carol ("p2pcallsrc name=src layout=separate peer-name=carol" +
-      common);
+  Pipeline carol (member_receiving ("carol", common));
   Receiver carol_view (carol, "src");
   fail_if (carol.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (carol_view, 320, 240) == 1; }),
       "carol did not get alice's video");
   wait_for ([] { return false; }, 2 * G_USEC_PER_SEC);
   fail_unless_equals_int (peer_count (carol.get ("src")), 1);
-  Pipeline bob_send ("videotestsrc is-live=true ! video/x-raw,width=176,"
-      "height=144,framerate=15/1 ! p2pcallsink peer-name=bob" + common);
+  Pipeline bob_send (member_sending ("bob", 176, 144, common));
   fail_if (bob_send.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return videos_at (carol_view, 176, 144) == 1; }),
       "carol did not get bob's video once he sent");
   fail_unless_equals_int (peer_count (carol.get ("src")), 2);
-  for (Pipeline *p : {&bob, &alice_recv, &alice_send, &carol, &bob_send}) {
-    p->poll ();
-    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
-        p->errors[0].c_str ());
-  }
+  assert_no_errors ({&bob, &alice_recv, &alice_send, &carol, &bob_send});
 }
 GST_END_TEST;
 
@@ -686,22 +652,13 @@ GST_START_TEST (test_shared_glare)
 {
   ServerProcess server;
   std::string common = " room=glare server=" + server.url ();
-  auto sender = [&] (const char *name, int width) {
-    return "videotestsrc is-live=true ! video/x-raw,width=" +
-        std::to_string (width) + ",height=240,framerate=15/1 ! p2pcallsink "
-        "peer-name=" + std::string (name) + common;
-  };
-  auto receiver = [&] (const char *name) {
-    return "p2pcallsrc name=src layout=separate peer-name=" +
-        std::string (name) + common;
-  };
-  Pipeline alice_send (sender ("alice", 320));
-  Pipeline bob_send (sender ("bob", 352));
+  Pipeline alice_send (member_sending ("alice", 320, 240, common));
+  Pipeline bob_send (member_sending ("bob", 352, 240, common));
   fail_if (alice_send.play () == GST_STATE_CHANGE_FAILURE);
   fail_if (bob_send.play () == GST_STATE_CHANGE_FAILURE);
   {
-    Pipeline alice_recv (receiver ("alice"));
-    Pipeline bob_recv (receiver ("bob"));
+    Pipeline alice_recv (member_receiving ("alice", common));
+    Pipeline bob_recv (member_receiving ("bob", common));
     Receiver alice_view (alice_recv, "src");
     Receiver bob_view (bob_recv, "src");
     fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
@@ -712,8 +669,8 @@ GST_START_TEST (test_shared_glare)
             }), "no call both ways to begin with");
   }     // both receiving parts stop at once
 
-  Pipeline alice_recv (receiver ("alice"));
-  Pipeline bob_recv (receiver ("bob"));
+  Pipeline alice_recv (member_receiving ("alice", common));
+  Pipeline bob_recv (member_receiving ("bob", common));
   Receiver alice_view (alice_recv, "src");
   Receiver bob_view (bob_recv, "src");
   fail_if (alice_recv.play () == GST_STATE_CHANGE_FAILURE);
@@ -722,11 +679,7 @@ GST_START_TEST (test_shared_glare)
       "alice did not get bob's video after both restarted receiving");
   fail_unless (wait_for ([&] { return videos_at (bob_view, 320, 240) >= 1; }),
       "bob did not get alice's video after both restarted receiving");
-  for (Pipeline *p : {&alice_send, &bob_send, &alice_recv, &bob_recv}) {
-    p->poll ();
-    fail_unless (p->errors.empty (), "%s", p->errors.empty () ? "" :
-        p->errors[0].c_str ());
-  }
+  assert_no_errors ({&alice_send, &bob_send, &alice_recv, &bob_recv});
 }
 GST_END_TEST;
 
