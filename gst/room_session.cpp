@@ -594,34 +594,30 @@ RoomSession::on_description (const std::string &peer_id,
   PeerConnection *pc = find_by_id (peer_id);
   const GstSDPOrigin *origin = gst_sdp_message_get_origin (sdp);
   std::string session_id = origin && origin->sess_id ? origin->sess_id : "";
-  if (pc && type == protocol::kOffer && !pc->remote_session_id.empty () &&
-      session_id != pc->remote_session_id) {
+  if (pc && type == protocol::kOffer) {
     // Not a renegotiation but a new connection (PROTOCOL.md): the peer
     // started over, for instance because what it sends changed.
-    GST_INFO_OBJECT (log_object_, "%s offers a new session, replacing its "
-        "connection", peer_id.c_str ());
-    std::string client_id = pc->client_id;
-    remove_peer (pc, true);
-    known_client_ids_[peer_id] = client_id;
-    pc = nullptr;
-  } else if (pc && type == protocol::kOffer && pc->offering &&
-      !pc->remote_description_set) {
-    // Both started a connection over at once (glare). As in perfect
+    bool new_session = !pc->remote_session_id.empty () &&
+        session_id != pc->remote_session_id;
+    // Or both started a connection over at once (glare). As in perfect
     // negotiation (PROTOCOL.md "Who offers"): the member whose id sorts
     // first is polite and takes the other's offer; the other keeps its own
     // and drops the one that collided.
-    if (self_id_ > peer_id) {
+    bool glare = !new_session && pc->offering && !pc->remote_description_set;
+    if (glare && self_id_ > peer_id) {
       GST_INFO_OBJECT (log_object_, "%s's offer collides with ours: ours "
           "stands", peer_id.c_str ());
       gst_sdp_message_free (sdp);
       return;
     }
-    GST_INFO_OBJECT (log_object_, "%s's offer collides with ours: taking "
-        "theirs", peer_id.c_str ());
-    std::string client_id = pc->client_id;
-    remove_peer (pc, true);
-    known_client_ids_[peer_id] = client_id;
-    pc = nullptr;
+    if (new_session || glare) {
+      GST_INFO_OBJECT (log_object_, "%s offers a new connection%s: replacing "
+          "ours", peer_id.c_str (), glare ? " colliding with ours" : "");
+      std::string client_id = pc->client_id;
+      remove_peer (pc, true);
+      known_client_ids_[peer_id] = client_id;
+      pc = nullptr;
+    }
   }
   if (pc)
     pc->remote_session_id = session_id;
