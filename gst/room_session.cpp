@@ -117,6 +117,7 @@ struct RoomSession::PeerConnection {
   bool remote_description_set = false;
   bool offering = false;        // made to offer (not from the peer's offer)
   bool awaiting_answer = false; // we offered, no answer yet
+  bool answered = false;        // an answer to our offer came (maybe not yet set)
   std::string offered_as;       // our id then: after a rejoin none comes
   std::string remote_session_id;        // o= of the peer's descriptions
   bool confirmed = true;        // seen again since the last rejoin
@@ -603,7 +604,10 @@ RoomSession::on_description (const std::string &peer_id,
     // negotiation (PROTOCOL.md "Who offers"): the member whose id sorts
     // first is polite and takes the other's offer; the other keeps its own
     // and drops the one that collided.
-    bool glare = !new_session && pc->offering && !pc->remote_description_set;
+    // An offer that follows the answer to ours is not one: webrtcbin sets
+    // the two in turn (the answer may not be set yet).
+    bool glare = !new_session && pc->offering && !pc->answered &&
+        !pc->remote_description_set;
     if (glare && self_id_ > peer_id) {
       GST_INFO_OBJECT (log_object_, "%s's offer collides with ours: ours "
           "stands", peer_id.c_str ());
@@ -635,6 +639,7 @@ RoomSession::on_description (const std::string &peer_id,
     }
     if (pc) {
       pc->awaiting_answer = false;
+      pc->answered = true;
       warn_rejected_media (*pc, sdp);
       apply_remote (*pc, GST_WEBRTC_SDP_TYPE_ANSWER, sdp);
     } else
