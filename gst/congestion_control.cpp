@@ -68,6 +68,23 @@ BandwidthEstimator::update (const LinkFeedback &f)
 }
 
 double
+ReportLoss::update (int64_t packets_lost, double rtt_s, double fraction_lost,
+    uint64_t packets_sent)
+{
+  bool fresh = packets_lost != last_lost_ || rtt_s != last_rtt_;
+  if (fresh) {
+    if (last_lost_ >= 0 && packets_sent > sent_at_last_)
+      cumulative_ = std::clamp ((double) (packets_lost - last_lost_) /
+          (double) (packets_sent - sent_at_last_), 0.0, 1.0);
+    sent_at_last_ = packets_sent;
+  }
+  last_lost_ = packets_lost;
+  last_rtt_ = rtt_s;
+  double loss = std::max (fraction_lost, cumulative_);
+  return fresh ? loss : std::min (loss, BandwidthEstimator::kHighLoss);
+}
+
+double
 BandwidthEstimator::probe (double target)
 {
   if (target > estimate_) {

@@ -71,6 +71,29 @@ private:
   int hold_ = 0;
 };
 
+// The loss a peer's receiver reports say, one control period at a time.
+// A report's fraction lost covers only the time since the receiver's
+// previous report, which can be a few milliseconds: Chrome sends one with
+// each of its feedback packets (NACKs, transport-wide CC), and on a link
+// losing half the packets the last report read said 0. So the loss is also
+// taken from the cumulative count, between two fresh reports, against what
+// we sent in between; the larger of the two is used. Between fresh
+// reports, a loss only holds the estimate (at most kHighLoss).
+class ReportLoss {
+public:
+  // One reading: the reports' cumulative packets lost and round-trip time
+  // (a change in either marks a fresh report), their latest fraction lost,
+  // and the packets we sent so far. Returns the loss for this period.
+  double update (int64_t packets_lost, double rtt_s, double fraction_lost,
+      uint64_t packets_sent);
+
+private:
+  int64_t last_lost_ = -1;
+  double last_rtt_ = -1;
+  uint64_t sent_at_last_ = 0;
+  double cumulative_ = 0;
+};
+
 // One encoding of a video input.
 struct LayerSpec {
   int width = 0, height = 0;

@@ -473,8 +473,7 @@ struct AdaptiveController::PeerControl {
   // The previous reading, for rates and fresh receiver reports.
   guint64 bytes = 0, packets = 0;
   gint64 time_us = 0;
-  gint64 rr_packets_lost = -1;
-  double rr_fraction = 0, rr_rtt = -1;
+  ReportLoss report_loss;
   PeerRateReport report;
 };
 
@@ -729,22 +728,16 @@ AdaptiveController::tick ()
       if (f.sent_bps < 0)
         continue;       // the first reading: rates need two
       f.rtt_s = send.rtt;
-      // Receiver reports come every second (browsers) to every few
-      // (webrtcbin): a report is acted on once; in between its loss only
-      // holds the estimate. Transport-wide CC feedback, when the peer sends
-      // it, adds its own (shorter) view of the loss and the delay trend.
-      // Its received rate is left out: behind a relay that drops what
-      // exceeds its budget each second, packets arrive in bursts at line
-      // rate and that rate says nothing of the budget.
+      // Receiver reports come every second or more often (browsers) to
+      // every few (webrtcbin): see ReportLoss. Transport-wide CC feedback,
+      // when the peer sends it, adds its own (shorter) view of the loss and
+      // the delay trend. Its received rate is left out: behind a relay that
+      // drops what exceeds its budget each second, packets arrive in bursts
+      // at line rate and that rate says nothing of the budget.
       f.loss = 0;
-      if (send.have_report) {
-        bool fresh = send.packets_lost != peer.rr_packets_lost ||
-            send.rtt != peer.rr_rtt;
-        f.loss = fresh ? send.fraction_lost :
-            std::min (send.fraction_lost, BandwidthEstimator::kHighLoss);
-        peer.rr_packets_lost = send.packets_lost;
-        peer.rr_rtt = send.rtt;
-      }
+      if (send.have_report)
+        f.loss = peer.report_loss.update (send.packets_lost, send.rtt,
+            send.fraction_lost, send.packets);
       if (twcc.valid) {
         f.loss = std::max (f.loss, twcc.loss);
         f.delay_trend_ms = twcc.delay_trend_ms;

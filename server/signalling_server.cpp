@@ -301,6 +301,12 @@ SignallingServer::add_connection (SoupServerMessage *msg,
           c->ping_pending = false;
         }
       }), conn.get ());
+  // A member that says goodbye is announced gone at once, not when the
+  // close handshake and the socket are done with.
+  g_signal_connect (ws, "closing", G_CALLBACK (+[] (SoupWebsocketConnection *,
+              Connection *c) {
+        c->server->on_closing (c->id);
+      }), conn.get ());
   g_signal_connect (ws, "closed", G_CALLBACK (+[] (SoupWebsocketConnection *,
               Connection *c) {
         c->server->on_closed (c->id);
@@ -337,6 +343,18 @@ SignallingServer::on_message (ConnectionId id, SoupWebsocketDataType type,
   } else {
     registry_.handle_binary (id, out);
   }
+  dispatch (out);
+}
+
+void
+SignallingServer::on_closing (ConnectionId id)
+{
+  auto it = connections_.find (id);
+  if (it == connections_.end () || it->second->dead)
+    return;     // we closed it, and announced it then
+  it->second->dead = true;
+  std::vector<Outgoing> out;
+  registry_.disconnect (id, out);
   dispatch (out);
 }
 

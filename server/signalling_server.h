@@ -67,6 +67,7 @@ private:
 
   void add_connection (SoupServerMessage * msg, SoupWebsocketConnection * ws);
   void on_message (ConnectionId id, SoupWebsocketDataType type, GBytes * data);
+  void on_closing (ConnectionId id);
   void on_closed (ConnectionId id);
   void dispatch (std::vector<Outgoing> & out);
   void serve_health (SoupServerMessage * msg);

@@ -30,10 +30,12 @@ function watchVideo(page, name, ms) {
       for (const stat of (await pc.getStats()).values()) {
         if (stat.type === 'inbound-rtp' && stat.kind === 'video') {
           return { at: performance.now(), frames: stat.framesDecoded ?? 0,
-            bytes: stat.bytesReceived ?? 0, width: stat.frameWidth ?? 0 };
+            bytes: stat.bytesReceived ?? 0, width: stat.frameWidth ?? 0,
+            lost: stat.packetsLost ?? 0, nacks: stat.nackCount ?? 0, plis: stat.pliCount ?? 0,
+            packets: stat.packetsReceived ?? 0, rtx: stat.retransmittedPacketsReceived ?? 0 };
         }
       }
-      return { at: performance.now(), frames: 0, bytes: 0, width: 0 };
+      return { at: performance.now(), frames: 0, bytes: 0, width: 0, lost: 0, nacks: 0, plis: 0, packets: 0, rtx: 0 };
     };
     const first = await read();
     let last = first, lastNewFrame = first.at, longestGap = 0;
@@ -46,7 +48,10 @@ function watchVideo(page, name, ms) {
     }
     const seconds = (last.at - first.at) / 1000;
     return { fps: (last.frames - first.frames) / seconds, longestGapS: longestGap / 1000,
-      kbps: (last.bytes - first.bytes) * 8 / seconds / 1000, width: last.width };
+      kbps: (last.bytes - first.bytes) * 8 / seconds / 1000, width: last.width,
+      // Over the window: what a user does not see, for diagnosis.
+      packets: last.packets - first.packets, lost: last.lost - first.lost,
+      nacks: last.nacks - first.nacks, plis: last.plis - first.plis, rtx: last.rtx - first.rtx };
   }, { n: name, duration: ms });
 }
 

@@ -232,6 +232,30 @@ GST_START_TEST (test_up_probe_backs_off)
 }
 GST_END_TEST;
 
+// Chrome sends a receiver report with each feedback packet, so the latest
+// one's fraction lost covers a few milliseconds and may say 0 while half
+// the packets are lost: the cumulative count says what was lost since the
+// previous reading.
+GST_START_TEST (test_report_loss_cumulative)
+{
+  ReportLoss loss;
+  // 100 packets a second; the first reading only sets the counts.
+  fail_unless (loss.update (0, 0.01, 0, 100) == 0);
+  fail_unless (loss.update (0, 0.02, 0, 200) == 0, "nothing lost");
+  // 50 of the next 100 lost; the last report's own fraction says 0.
+  double l = loss.update (50, 0.01, 0, 300);
+  fail_unless (l > 0.45 && l < 0.55, "loss %f", l);
+  // The same report read again only holds the estimate.
+  fail_unless (loss.update (50, 0.01, 0, 400) ==
+      BandwidthEstimator::kHighLoss);
+  // A fresh report two periods on: 20 lost of the 200 sent since.
+  l = loss.update (70, 0.03, 0, 500);
+  fail_unless (l > 0.09 && l < 0.11, "loss %f", l);
+  // A report's own fraction counts when it says more.
+  fail_unless (loss.update (70, 0.02, 0.4, 600) == 0.4);
+}
+GST_END_TEST;
+
 static Suite *
 congestion_control_suite (void)
 {
@@ -246,6 +270,7 @@ congestion_control_suite (void)
   tcase_add_test (tc, test_layer_no_flapping);
   tcase_add_test (tc, test_up_probe_after_lift);
   tcase_add_test (tc, test_up_probe_backs_off);
+  tcase_add_test (tc, test_report_loss_cumulative);
   return s;
 }
 
