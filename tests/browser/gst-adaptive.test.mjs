@@ -82,15 +82,13 @@ test('an adaptive p2pcallsink sends a capped page and a direct page what each li
   console.log(`capped: ${JSON.stringify(c)}\ndirect: ${JSON.stringify(d)}`);
   console.log((sender.output.match(/p2pcall-peer-bitrate.*/g) ?? []).slice(-40).join('\n'));
 
-  // The capped page keeps a moving picture within its link (it does not
-  // stop for seconds); the direct one gets the full picture. How smooth
-  // (fps, freezes over 1 s) is measured in the adaptive benchmark: on two
-  // loaded cores a test cannot hold the browser to it.
-  assert.ok(c.fps >= 5, `capped page decodes ${c.fps.toFixed(1)} fps`);
-  assert.ok(c.longestGapS < 3, `the capped page froze for ${c.longestGapS.toFixed(2)} s`);
+  // The capped page keeps a moving picture within its link, without
+  // freezes; the direct one gets the full picture.
+  assert.ok(c.fps >= 10, `capped page decodes ${c.fps.toFixed(1)} fps`);
+  assert.ok(c.longestGapS <= 1, `the capped page froze for ${c.longestGapS.toFixed(2)} s`);
   assert.ok(c.kbps <= CAP_BYTES_PER_SECOND * 8 / 1000, `capped page got ${c.kbps.toFixed(0)} kbit/s`);
   assert.ok(c.width < 640, `capped page is sent ${c.width} wide`);
-  assert.ok(d.fps >= 5, `direct page decodes ${d.fps.toFixed(1)} fps`);
+  assert.ok(d.fps >= 25, `direct page decodes ${d.fps.toFixed(1)} fps`);
   assert.equal(d.width, 640);
   assert.match(turn.log(), /ALLOCATE processed, success/);
   // The sender reports each peer's estimate and layer on the bus.

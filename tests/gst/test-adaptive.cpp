@@ -207,17 +207,16 @@ GST_START_TEST (test_adaptive_capped_direct)
       d.fps, d.longest_gap_s, d.last_width, max_encoders,
       describe_stats (sender.get ("sink")).c_str ());
 
-  // The capped receiver keeps a moving picture (it does not stop for
-  // seconds), within what its link carries. How smooth (fps, freezes over
-  // 1 s) is for the adaptive benchmark: two loaded cores cannot be held to it.
-  fail_unless (c.fps >= 5, "capped receiver decodes %.1f fps", c.fps);
-  fail_unless (c.longest_gap_s < 3.0, "capped receiver froze for %.2f s",
+  // The capped receiver keeps a moving picture, within what its link
+  // carries, without freezes.
+  fail_unless (c.fps >= 10, "capped receiver decodes %.1f fps", c.fps);
+  fail_unless (c.longest_gap_s <= 1.0, "capped receiver froze for %.2f s",
       c.longest_gap_s);
   fail_unless (capped_kbps <= kCapBytesPerSecond * 8 / 1000.0,
       "capped receiver got %.0f kbit/s through a %u kbit/s cap", capped_kbps,
       kCapBytesPerSecond * 8 / 1000);
   // The direct one is not held back to the capped one's quality.
-  fail_unless (d.fps >= 5, "direct receiver decodes %.1f fps", d.fps);
+  fail_unless (d.fps >= 25, "direct receiver decodes %.1f fps", d.fps);
   fail_unless_equals_int (d.last_width, 640);
   fail_unless (c.last_width < 640, "the capped receiver is sent full size");
   // The ladder bounds the encoders, whatever the number of receivers.
