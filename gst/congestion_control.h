@@ -32,9 +32,7 @@ struct LinkFeedback {
 //   delay growing, or the RTT well above the smallest seen: step down 5 %;
 // - less lost: grow by kGrowth per second, multiplicatively, but not past
 //   kProbeHeadroom times what is being sent (a peer on a low layer that
-//   sends little cannot claim a link it never tried; twice, because
-//   encoders send well under the bitrate they are given, about two thirds
-//   for vp8enc, and at 1.5 times the estimate stalled there); near the rate where
+//   sends little cannot claim a link it never tried); near the rate where
 //   loss last began (from kNearCapacity of it), only by kNearGrowth per
 //   second, so that a capped link is held just under its cap instead of
 //   being overrun every few seconds; that rate is forgotten once more than
@@ -48,7 +46,7 @@ public:
   static constexpr double kHighLoss = 0.03;
   static constexpr double kLowLoss = 0.005;
   static constexpr double kGrowth = 0.10;
-  static constexpr double kProbeHeadroom = 2.0;
+  static constexpr double kProbeHeadroom = 1.5;
   static constexpr int kHoldAfterDecrease = 2;
   static constexpr double kNearCapacity = 0.85;
   static constexpr double kNearGrowth = 0.02;

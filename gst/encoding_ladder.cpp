@@ -73,11 +73,19 @@ find_encoder (const std::vector<GstElement *> &chain)
   return nullptr;
 }
 
-// Key frame requests (receivers' PLI/FIR, switches) reaching one layer's
-// encoder closer together than this are dropped: a lossy receiver asking
-// again and again would otherwise make every frame a key frame for every
-// peer of that layer.
-constexpr GstClockTime kMinKeyUnitInterval = GST_SECOND;
+// Key frame requests (receivers' PLI/FIR, switches) reach one layer's
+// encoder at most once per this interval: a lossy receiver asking again and
+// again would otherwise make every frame a key frame for every peer of that
+// layer. A request that comes sooner is not dropped but held, and made once
+// the interval is over (with the first frame after it): a receiver whose
+// picture broke just after another one's key frame would otherwise wait
+// for its own next request, a second or more of frozen picture.
+constexpr gint64 kMinKeyUnitIntervalUs = 500 * G_TIME_SPAN_MILLISECOND;
+
+struct KeyUnitThrottle {
+  std::atomic<gint64> last {0};
+  std::atomic<bool> held {false};
+};
 
 GstPadProbeReturn
 throttle_key_units (GstPad *, GstPadProbeInfo *info, gpointer data)
@@ -85,12 +93,30 @@ throttle_key_units (GstPad *, GstPadProbeInfo *info, gpointer data)
   GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
   if (!gst_video_event_is_force_key_unit (event))
     return GST_PAD_PROBE_OK;
-  auto last = static_cast<std::atomic<gint64> *> (data);
+  auto throttle = static_cast<KeyUnitThrottle *> (data);
   gint64 now = g_get_monotonic_time ();
-  gint64 before = last->load ();
-  if (before && now - before < (gint64) (kMinKeyUnitInterval / GST_USECOND))
+  gint64 before = throttle->last.load ();
+  if (before && now - before < kMinKeyUnitIntervalUs) {
+    throttle->held = true;
     return GST_PAD_PROBE_DROP;
-  last->store (now);
+  }
+  throttle->last = now;
+  throttle->held = false;
+  return GST_PAD_PROBE_OK;
+}
+
+GstEvent *key_unit_request ();
+
+// On the frames the layer's encoder makes: a held request goes up once the
+// interval is over.
+GstPadProbeReturn
+release_held_key_unit (GstPad *pad, GstPadProbeInfo *, gpointer data)
+{
+  auto throttle = static_cast<KeyUnitThrottle *> (data);
+  if (throttle->held.load () && g_get_monotonic_time () -
+      throttle->last.load () >= kMinKeyUnitIntervalUs &&
+      throttle->held.exchange (false))
+    gst_pad_push_event (pad, key_unit_request ());
   return GST_PAD_PROBE_OK;
 }
 
@@ -129,7 +155,7 @@ struct EncodingLadder::Layer {
   GstPad *raw_pad = nullptr;            // requested from the raw tee
   guint kbps = 0;
   int idle_periods = 0;
-  std::atomic<gint64> last_key_unit {0};       // throttle_key_units()
+  KeyUnitThrottle key_units;   // throttle_key_units()
   bool running () const { return raw_pad != nullptr; }
 };
 
@@ -224,9 +250,12 @@ EncodingLadder::start_layer (Layer &layer)
 
   // Throttled where every request for this layer passes: its tee's sink.
   g_autoptr (GstPad) tee_sink = gst_element_get_static_pad (layer.tee, "sink");
-  layer.last_key_unit = 0;
+  layer.key_units.last = 0;
+  layer.key_units.held = false;
   gst_pad_add_probe (tee_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
-      throttle_key_units, &layer.last_key_unit, nullptr);
+      throttle_key_units, &layer.key_units, nullptr);
+  gst_pad_add_probe (tee_sink, GST_PAD_PROBE_TYPE_BUFFER,
+      release_held_key_unit, &layer.key_units, nullptr);
   layer.elements = {queue, scale, size};
   layer.elements.insert (layer.elements.end (), encode.begin (), encode.end ());
   layer.elements.push_back (layer.tee);
