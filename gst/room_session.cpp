@@ -123,6 +123,11 @@ struct RoomSession::PeerConnection {
   bool confirmed = true;        // seen again since the last rejoin
   GstWebRTCPeerConnectionState state = GST_WEBRTC_PEER_CONNECTION_STATE_NEW;
   std::vector<std::pair<unsigned, std::string>> pending_candidates;
+  // The peer's offer this connection was made from, and the candidates that
+  // came with it, until we answer: a change that starts our connections
+  // over before then answers it afresh (renegotiate_all).
+  std::string unanswered_offer;
+  std::vector<std::pair<unsigned, std::string>> offer_candidates;
   bool relay_candidate = false; // a TURN allocation gave us one
   // For the bitrate in stats(): bytes at the previous reading.
   guint64 last_bytes = 0;
@@ -332,9 +337,17 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
   std::vector<std::pair<std::string, std::string>> idle (idle_peers_.begin (),
       idle_peers_.end ());
   idle_peers_.clear ();
+  // A peer whose offer we have not answered yet is waiting for that answer
+  // and takes no other offer from us (when the offers collided we are the
+  // polite one): answer it once the change is made, as it stands then.
+  std::vector<DeferredAnswer> unanswered;
   for (PeerConnection *pc : all) {
-    if (pc->confirmed && pc->awaiting_answer && self_id_ == pc->offered_as &&
-        !stale_answers_.count (pc->remote_id)) {
+    if (pc->confirmed && !pc->unanswered_offer.empty ()) {
+      unanswered.push_back ({pc->remote_id, pc->unanswered_offer,
+              pc->offer_candidates});
+      known_client_ids_[pc->remote_id] = pc->client_id;
+    } else if (pc->confirmed && pc->awaiting_answer &&
+        self_id_ == pc->offered_as && !stale_answers_.count (pc->remote_id)) {
       std::string id = pc->remote_id;
       stale_answers_[id] = {pc->client_id, post_later (kStaleAnswerWaitMs,
               [this, id] {
@@ -369,9 +382,15 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
     return;     // not in the room yet: joining sends what we have
   send_peer_state ();
   GST_INFO_OBJECT (log_object_, "what this member sends or receives changed: "
-      "offering anew to %zu peer(s)", again.size ());
+      "offering anew to %zu peer(s), answering %zu", again.size (),
+      unanswered.size ());
   for (auto &[id, client_id] : again)
     offer_anew (id, client_id);
+  for (DeferredAnswer &d : unanswered) {
+    on_description (d.peer_id, protocol::kOffer, d.sdp);
+    for (auto &[mline, candidate] : d.candidates)
+      on_candidate (d.peer_id, mline, candidate);
+  }
 }
 
 // A new connection to @peer_id, as the offerer. The peer connection gets
@@ -688,6 +707,7 @@ RoomSession::on_description (const std::string &peer_id,
       return;
     }
     pc->remote_session_id = session_id;
+    pc->unanswered_offer = sdp_text;
   }
   apply_remote (*pc, GST_WEBRTC_SDP_TYPE_OFFER, sdp);
 }
@@ -754,6 +774,8 @@ RoomSession::on_candidate (const std::string &peer_id, unsigned mline,
         d.candidates.emplace_back (mline, candidate);
   if (!pc || candidate.empty ())
     return;
+  if (!pc->unanswered_offer.empty ())
+    pc->offer_candidates.emplace_back (mline, candidate);
   if (!pc->remote_description_set)
     pc->pending_candidates.emplace_back (mline, candidate);
   else
@@ -1302,6 +1324,8 @@ RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
     return;
   }
   if (type == GST_WEBRTC_SDP_TYPE_ANSWER) {
+    pc->unanswered_offer.clear ();
+    pc->offer_candidates.clear ();
     keep_dtls_role (webrtcbin, desc->sdp);
     reject_what_the_offer_rejected (webrtcbin, desc->sdp);
     if (!host_.receives ())
