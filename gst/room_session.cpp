@@ -386,11 +386,16 @@ RoomSession::renegotiate_all (const std::function<void ()> &change)
       unanswered.size ());
   for (auto &[id, client_id] : again)
     offer_anew (id, client_id);
-  for (DeferredAnswer &d : unanswered) {
-    on_description (d.peer_id, protocol::kOffer, d.sdp);
-    for (auto &[mline, candidate] : d.candidates)
-      on_candidate (d.peer_id, mline, candidate);
-  }
+  for (const DeferredAnswer &d : unanswered)
+    answer (d);
+}
+
+void
+RoomSession::answer (const DeferredAnswer &d)
+{
+  on_description (d.peer_id, protocol::kOffer, d.sdp);
+  for (auto &[mline, candidate] : d.candidates)
+    on_candidate (d.peer_id, mline, candidate);
 }
 
 // A new connection to @peer_id, as the offerer. The peer connection gets
@@ -426,11 +431,8 @@ RoomSession::media_ready_changed ()
         }
         std::vector<DeferredAnswer> answers;
         answers.swap (deferred_answers_);
-        for (DeferredAnswer &d : answers) {
-          on_description (d.peer_id, protocol::kOffer, d.sdp);
-          for (auto &[mline, candidate] : d.candidates)
-            on_candidate (d.peer_id, mline, candidate);
-        }
+        for (const DeferredAnswer &d : answers)
+          answer (d);
       });
 }
 

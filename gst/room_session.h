@@ -190,6 +190,8 @@ private:
     std::vector<std::pair<unsigned, std::string>> candidates;
   };
   std::vector<DeferredAnswer> deferred_answers_;
+  // Takes @answer's offer and candidates as if they came now.
+  void answer (const DeferredAnswer & d);
   // Peers whose connection was started over while our offer on the old one
   // was unanswered: its answer may still come and would be taken for the
   // new offer's. The new offer waits for it (or a while): by peer id, the

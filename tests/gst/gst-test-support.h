@@ -4,11 +4,11 @@
 #pragma once
 
 #include <gst/check/gstcheck.h>
-#include <unistd.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstring>
