@@ -71,7 +71,7 @@ double
 ReportLoss::update (int64_t packets_lost, double rtt_s, double fraction_lost,
     uint64_t packets_sent)
 {
-  bool fresh = packets_lost != last_lost_ || rtt_s != last_rtt_;
+  bool fresh = fresh_ = packets_lost != last_lost_ || rtt_s != last_rtt_;
   if (fresh) {
     if (last_lost_ >= 0 && packets_sent > sent_at_last_)
       cumulative_ = std::clamp ((double) (packets_lost - last_lost_) /
@@ -108,15 +108,15 @@ UpProbe::update (const std::vector<LayerSpec> &ladder, int layer,
     }
   }
   quiet_ = f.loss > BandwidthEstimator::kHighLoss ? 0 : quiet_ + 1;
-  bool limited = quiet_ >= kQuietPeriods && layer > 0 &&
-      layer < (int) ladder.size () && f.loss >= 0 &&
+  bool limited = layer > 0 && layer < (int) ladder.size () && f.loss >= 0 &&
       f.loss < BandwidthEstimator::kLowLoss && f.sent_bps > 0 &&
       estimate >= kLimited * f.sent_bps;
   if (!limited) {
     limited_ = 0;
     return 0;
   }
-  if (++limited_ < wait_)
+  // Both clocks run together: a trial comes once both are over.
+  if (++limited_ < wait_ || quiet_ < kQuietPeriods)
     return 0;
   limited_ = 0;
   since_ = 0;

@@ -78,7 +78,11 @@ private:
 // losing half the packets the last report read said 0. So the loss is also
 // taken from the cumulative count, between two fresh reports, against what
 // we sent in between; the larger of the two is used. Between fresh
-// reports, a loss only holds the estimate (at most kHighLoss).
+// reports, a loss only holds the estimate (at most kHighLoss): for a peer
+// that sends transport-wide CC feedback, the controller takes that
+// feedback's loss instead (a receiver that sends much feedback may send no
+// report for many seconds: GStreamer 1.22's rtpsession lets its frequent
+// early feedback packets, which carry none, take the regular report's turn).
 class ReportLoss {
 public:
   // One reading: the reports' cumulative packets lost and round-trip time
@@ -86,8 +90,11 @@ public:
   // and the packets we sent so far. Returns the loss for this period.
   double update (int64_t packets_lost, double rtt_s, double fraction_lost,
       uint64_t packets_sent);
+  // Whether the last update() read a fresh report.
+  bool fresh () const { return fresh_; }
 
 private:
+  bool fresh_ = false;
   int64_t last_lost_ = -1;
   double last_rtt_ = -1;
   uint64_t sent_at_last_ = 0;

@@ -768,6 +768,9 @@ AdaptiveController::tick ()
         f.loss = peer.report_loss.update (send.packets_lost, send.rtt,
             send.fraction_lost, send.packets);
       if (twcc.valid) {
+        // Fresh every period: a stale report adds nothing to it.
+        if (!peer.report_loss.fresh ())
+          f.loss = 0;
         f.loss = std::max (f.loss, twcc.loss);
         f.delay_trend_ms = twcc.delay_trend_ms;
       }

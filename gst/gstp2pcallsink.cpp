@@ -62,6 +62,7 @@
 #include "dtls_certificate.h"
 #include "encoding_ladder.h"
 #include "room_session.h"
+#include "transport_cc.h"
 
 #include <gst/rtp/rtp.h>
 #include <gst/video/video.h>
@@ -98,10 +99,6 @@ constexpr guint kDefaultMinBitrate = 100;       // kbit/s
 constexpr guint kDefaultMaxBitrate = 1500;
 constexpr guint kDefaultStartBitrate = 800;
 constexpr int kDefaultLadderSize = 3;
-constexpr const char kTwccUri[] =
-    "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
-// The RTP header extension id our offers give transport-wide CC.
-constexpr int kTwccOfferId = 1;
 
 constexpr guint kDefaultVideoBitrate = 1500;    // kbit/s
 constexpr VideoCodec kDefaultVideoCodec = VIDEO_CODEC_VP8;
@@ -688,18 +685,9 @@ offered_transport_cc_id (const GstSDPMessage *offer, guint nth)
   guint seen = 0;
   for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
     const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
-    if (g_strcmp0 (gst_sdp_media_get_media (m), "video") != 0 ||
-        seen++ != nth)
-      continue;
-    for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
-      const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
-      int id = -1;
-      char uri[256] = "";
-      if (g_strcmp0 (a->key, "extmap") == 0 && a->value &&
-          sscanf (a->value, "%d %255s", &id, uri) == 2 &&
-          g_str_equal (uri, kTwccUri))
-        return id;
-    }
+    if (g_strcmp0 (gst_sdp_media_get_media (m), "video") == 0 &&
+        seen++ == nth)
+      return transport_cc_id (m);
   }
   return -1;
 }
@@ -711,20 +699,17 @@ static void
 add_transport_cc (GstElement *pay, GstCaps *caps, const GstSDPMessage *offer,
     guint nth)
 {
-  int id = offer ? offered_transport_cc_id (offer, nth) : kTwccOfferId;
+  int id = offer ? offered_transport_cc_id (offer, nth) : kTransportCcOfferId;
   if (id < 0)
     return;
   GstRTPHeaderExtension *ext = gst_rtp_header_extension_create_from_uri (
-      kTwccUri);
+      kTransportCcUri);
   if (!ext)
     return;
   gst_rtp_header_extension_set_id (ext, id);
   g_signal_emit_by_name (pay, "add-extension", ext);
   gst_object_unref (ext);
-  g_autofree char *field = g_strdup_printf ("extmap-%d", id);
-  gst_caps_set_simple (caps, field, G_TYPE_STRING, kTwccUri, nullptr);
-  gst_structure_set (gst_caps_get_structure (caps, 0), "rtcp-fb-transport-cc",
-      G_TYPE_BOOLEAN, TRUE, nullptr);
+  add_transport_cc_to_caps (caps, id);
 }
 
 // Nothing reaches a peer's webrtcbin before the negotiation says the peer

@@ -54,6 +54,7 @@
 #include "dtls_certificate.h"
 #include "protocol.h"
 #include "room_session.h"
+#include "transport_cc.h"
 
 #include <gst/video/video.h>
 #include <gst/webrtc/webrtc.h>
@@ -302,18 +303,37 @@ public:
     }
     g_signal_connect (webrtcbin, "pad-added", G_CALLBACK (on_webrtc_pad),
         media.get ());
+    // Receiving transceivers where the member's p2pcallsink has none that
+    // carries the media both ways. They give the sender transport-wide CC
+    // feedback (what an adaptive sender and a browser estimate its link
+    // from): offering, we ask for it; answering, we take it where offered.
+    auto receive = [&] (GstCaps *caps) {
+      GstWebRTCRTPTransceiver *trans = nullptr;
+      g_signal_emit_by_name (webrtcbin, "add-transceiver",
+          GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &trans);
+      gst_clear_object (&trans);
+    };
     if (!offer) {
-      // We offer: ask for what a member may send, where the member's
-      // p2pcallsink has no transceiver that carries it both ways.
+      // We offer: ask for what a member may send.
       for (const char *caps_text : {kRecvVideoCaps, kRecvAudioCaps}) {
         bool video = caps_text == kRecvVideoCaps;
         if (video ? plan.sends_video : plan.sends_audio)
           continue;
         g_autoptr (GstCaps) caps = gst_caps_from_string (caps_text);
-        GstWebRTCRTPTransceiver *trans = nullptr;
-        g_signal_emit_by_name (webrtcbin, "add-transceiver",
-            GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &trans);
-        gst_clear_object (&trans);
+        add_transport_cc_to_caps (caps, kTransportCcOfferId);
+        receive (caps);
+      }
+    } else {
+      // One per offered audio or video m-line, with the offered formats.
+      for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+        const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
+        bool video = g_strcmp0 (gst_sdp_media_get_media (m), "video") == 0;
+        if (gst_sdp_media_get_port (m) == 0 ||
+            (video ? plan.sends_video : plan.sends_audio))
+          continue;
+        g_autoptr (GstCaps) caps = receive_caps_for_offer (m);
+        if (caps && !gst_caps_is_empty (caps) && transport_cc_id (m) >= 0)
+          receive (caps);
       }
     }
     return media;

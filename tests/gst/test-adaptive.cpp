@@ -14,6 +14,9 @@ constexpr int kLadderSize = 3;
 // Generous: the estimate has to find the cap, then hold under it.
 constexpr gint64 kConvergeUs = 25 * G_USEC_PER_SEC;
 constexpr gint64 kWindowUs = 10 * G_USEC_PER_SEC;
+// Bounds the climb back once a link widens: up-switches wait for the
+// estimate to hold (and back off after failed ones).
+constexpr gint64 kClimbUs = 90 * G_USEC_PER_SEC;
 
 // Every decoded video frame that reaches a p2pcallsrc's outputs: when, and
 // how large.
@@ -162,6 +165,83 @@ relay_through (GstElement *src, const Coturn &turn, const char *name)
   gst_util_set_object_arg (G_OBJECT (src), "ice-transport-policy", "relay");
 }
 
+// Kernel traffic shaping in the test's own namespace (iproute2's tc: an
+// htb class with a short queue, as at a real bottleneck): the relayed media
+// coturn sends from its listening port to the receiver is held to @kbit.
+// lift() widens the link mid-call, which coturn's max-bps (fixed per
+// allocation) cannot.
+class Bottleneck {
+public:
+  Bottleneck (guint coturn_port, guint kbit)
+  {
+    std::string rate = std::to_string (kbit) + "kbit";
+    tc ({"qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb",
+            "default", "10", "r2q", "1"});
+    tc ({"class", "add", "dev", "lo", "parent", "1:", "classid", "1:10",
+            "htb", "rate", "10gbit"});
+    tc ({"class", "add", "dev", "lo", "parent", "1:", "classid", "1:20",
+            "htb", "rate", rate, "ceil", rate, "burst", "6k"});
+    // About 400 ms of the narrow rate: a full queue drops, it does not
+    // hold the media for seconds.
+    tc ({"qdisc", "add", "dev", "lo", "parent", "1:20", "handle", "20:",
+            "bfifo", "limit", std::to_string (kbit * 1000 / 8 * 4 / 10)});
+    // Only the relayed media (TURN ChannelData: its first byte is
+    // 0x40-0x7f, 28 bytes into the IP packet); coturn's answers to the
+    // receiver's TURN requests pass, as most links would let them.
+    tc ({"filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip",
+            "u32", "match", "ip", "sport", std::to_string (coturn_port),
+            "0xffff", "match", "u8", "0x40", "0xc0", "at", "28",
+            "flowid", "1:20"});
+  }
+
+  ~Bottleneck ()
+  {
+    tc ({"qdisc", "del", "dev", "lo", "root"});
+  }
+
+  // The relayed media then goes the wide default way.
+  void lift ()
+  {
+    tc ({"filter", "del", "dev", "lo", "parent", "1:"});
+  }
+
+private:
+  static void tc (std::vector<std::string> args)
+  {
+    args.insert (args.begin (), "tc");
+    std::vector<char *> argv;
+    for (std::string &a : args)
+      argv.push_back (a.data ());
+    argv.push_back (nullptr);
+    g_autofree char *err = nullptr;
+    int status = 0;
+    g_autoptr (GError) error = nullptr;
+    gboolean ran = g_spawn_sync (nullptr, argv.data (), nullptr,
+        G_SPAWN_SEARCH_PATH, nullptr, nullptr, nullptr, &err, &status, &error);
+    fail_unless (ran && g_spawn_check_wait_status (status, nullptr),
+        "%s failed: %s", g_strjoinv (" ", argv.data ()),
+        error ? error->message : GST_STR_NULL (err));
+  }
+};
+
+// The end of @text: a check message has to be short.
+std::string
+tail (const std::string &text)
+{
+  return text.size () > 2000 ? "..." + text.substr (text.size () - 2000) :
+      text;
+}
+
+// The width of the picture @watch saw last.
+int
+last_width (VideoWatch &watch)
+{
+  gint64 now = g_get_monotonic_time ();
+  std::vector<VideoWatch::Frame> frames = watch.frames (now - G_USEC_PER_SEC,
+      now + 1);
+  return frames.empty () ? 0 : frames.back ().width;
+}
+
 }  // namespace
 
 GST_START_TEST (test_adaptive_capped_direct)
@@ -183,7 +263,7 @@ GST_START_TEST (test_adaptive_capped_direct)
   fail_unless (wait_for ([&] {
             return direct_watch.count () > 0 && capped_watch.count () > 0;
           }, 30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
-      turn.log ().c_str ());
+      tail (turn.log ()).c_str ());
 
   run_for (kConvergeUs);
   gint64 from = g_get_monotonic_time ();
@@ -228,15 +308,60 @@ GST_START_TEST (test_adaptive_capped_direct)
 }
 GST_END_TEST;
 
+// A receiver whose link is narrow, then widens mid-call: it is moved down
+// the ladder, then climbs back to the top layer.
+GST_START_TEST (test_adaptive_cap_lifted)
+{
+  allow_libnice_turn_refresh_warning ();
+  Coturn turn (kTurnSecret);
+  Bottleneck link (turn.port (), kCapBytesPerSecond * 8 / 1000);
+  ServerProcess server;
+  Pipeline sender (adaptive_sender (server.url (), "lifted"));
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  Pipeline capped (src_pipeline (server.url (), "lifted", "capped"));
+  relay_through (capped.get ("capped"), turn, "capped");
+  VideoWatch watch (capped, "capped");
+  fail_if (capped.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return watch.count () > 0; },
+          30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
+      tail (turn.log ()).c_str ());
+
+  run_for (kConvergeUs);
+  g_print ("narrow link: %d wide; sender: %s\n", last_width (watch),
+      describe_stats (sender.get ("sink")).c_str ());
+  int narrow_width = last_width (watch);
+  fail_unless (narrow_width > 0 && narrow_width < 640,
+      "the narrow link was sent %d wide", narrow_width);
+
+  link.lift ();
+  gint64 lifted = g_get_monotonic_time ();
+  bool top = wait_for ([&] { return last_width (watch) == 640; }, kClimbUs);
+  g_print ("after the lift: %d wide after %.1f s; sender: %s\n",
+      last_width (watch), (g_get_monotonic_time () - lifted) / 1e6,
+      describe_stats (sender.get ("sink")).c_str ());
+  fail_unless (top, "the receiver stayed %d wide for %" G_GINT64_FORMAT
+      " s after its link widened", last_width (watch),
+      kClimbUs / G_USEC_PER_SEC);
+  // And it keeps a moving picture there.
+  gint64 from = g_get_monotonic_time ();
+  run_for (3 * G_USEC_PER_SEC);
+  fail_unless (watch.frames (from, g_get_monotonic_time ()).size () >= 30,
+      "the full picture is not moving");
+  assert_no_errors ({&sender, &capped});
+}
+GST_END_TEST;
+
 static Suite *
 adaptive_suite (void)
 {
   Suite *s = suite_create ("p2pcall-adaptive");
   TCase *tc = tcase_create ("general");
-  tcase_set_timeout (tc, 150);
+  tcase_set_timeout (tc, 170);
   tcase_add_checked_fixture (tc, nullptr, join_streaming_threads);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_adaptive_capped_direct);
+  tcase_add_test (tc, test_adaptive_cap_lifted);
   return s;
 }
 
