@@ -125,13 +125,15 @@ received_bytes (GstElement *src)
 }
 
 std::string
-adaptive_sender (const std::string &url, const char *room)
+adaptive_sender (const std::string &url, const char *room,
+    const char *codec = "vp8")
 {
   // A moving picture with detail: it takes every bit it is given.
   return "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
       "video/x-raw,width=640,height=480,framerate=30/1 ! p2pcallsink "
       "name=sink congestion-control=adaptive ladder-size=" +
-      std::to_string (kLadderSize) + " room=" + room + " server=" + url;
+      std::to_string (kLadderSize) + " video-codec=" + codec + " room=" +
+      room + " server=" + url;
 }
 
 // Runs the main context (and so the buses) for @us.
@@ -244,12 +246,16 @@ last_width (VideoWatch &watch)
 
 }  // namespace
 
-GST_START_TEST (test_adaptive_capped_direct)
+// One sender, a receiver through a capped relay and a direct one: each
+// gets what its link carries, from at most the ladder's encoders
+// (@encoder: the codec's encoder element).
+static void
+check_capped_direct (const char *codec, const char *encoder)
 {
   allow_libnice_turn_refresh_warning ();
   Coturn turn (kTurnSecret, kCapBytesPerSecond);
   ServerProcess server;
-  Pipeline sender (adaptive_sender (server.url (), "adaptive"));
+  Pipeline sender (adaptive_sender (server.url (), "adaptive", codec));
   fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
   fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
 
@@ -272,7 +278,7 @@ GST_START_TEST (test_adaptive_capped_direct)
   for (int i = 0; i < 10; i++) {
     run_for (kWindowUs / 10);
     max_encoders = std::max (max_encoders,
-        count_elements (sender.get ("sink"), "vp8enc"));
+        count_elements (sender.get ("sink"), encoder));
   }
   gint64 to = g_get_monotonic_time ();
   guint64 bytes_after = received_bytes (capped.get ("capped"));
@@ -305,6 +311,18 @@ GST_START_TEST (test_adaptive_capped_direct)
   assert_no_errors ({&sender, &direct, &capped});
   // Each peer's rate control is reported on the bus.
   fail_unless (sender.count ("p2pcall-peer-bitrate") > 0);
+}
+
+GST_START_TEST (test_adaptive_capped_direct)
+{
+  check_capped_direct ("vp8", "vp8enc");
+}
+GST_END_TEST;
+
+// The same ladder of H.264 encodings (what hardware encoders give).
+GST_START_TEST (test_adaptive_capped_direct_h264)
+{
+  check_capped_direct ("h264", "x264enc");
 }
 GST_END_TEST;
 
@@ -361,6 +379,7 @@ adaptive_suite (void)
   tcase_add_checked_fixture (tc, nullptr, join_streaming_threads);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_adaptive_capped_direct);
+  tcase_add_test (tc, test_adaptive_capped_direct_h264);
   tcase_add_test (tc, test_adaptive_cap_lifted);
   return s;
 }
