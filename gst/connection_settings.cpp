@@ -132,7 +132,9 @@ install_connection_properties (GObjectClass *klass)
    * structure per peer connection: peer-id, client-id, state (the
    * connection state's nick), bitrate (bits/s since the previous reading),
    * bytes, round-trip-time (seconds, -1 unknown), packets-lost,
-   * fraction-lost, local-candidate-types (the kinds of local candidate
+   * fraction-lost, retransmitted-packets-sent and
+   * retransmitted-packets-received (video packets sent again on request,
+   * RTX), local-candidate-types (the kinds of local candidate
    * gathered, comma-separated: "relay" alone when only TURN is used). A
    * p2pcallsink and a p2pcallsrc that are one member report the same peers.
    */

@@ -818,6 +818,14 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
     gst_bin_add (peer_bin, proxysrc);
 
     g_autoptr (GstCaps) caps = rtp_caps (*in.codec, pt);
+    if (in.media == "video") {
+      // A fixed SSRC in the caps: webrtcbin then names it in the SDP next
+      // to its retransmission SSRC (a=ssrc-group:FID); without one it
+      // writes 0 there, and browsers drop the unnamed stream.
+      guint32 ssrc = g_random_int ();
+      g_object_set (pay, "ssrc", ssrc, nullptr);
+      gst_caps_set_simple (caps, "ssrc", G_TYPE_UINT, ssrc, nullptr);
+    }
     if (in.ladder)
       add_transport_cc (pay, caps, offer, nth);
     GstPadTemplate *templ = gst_element_get_pad_template (webrtcbin,
@@ -839,6 +847,11 @@ SinkHost::attach_media (GstElement *webrtcbin, CallMember &member,
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV :
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDONLY,
           "codec-preferences", caps, nullptr);
+      // Video lost on the way is sent again when the peer asks (NACK, and
+      // RTX where the peer takes it): a lost packet otherwise breaks the
+      // picture until the next key frame.
+      if (in.media == "video")
+        g_object_set (trans, "do-nack", TRUE, nullptr);
       gate = new SendGate ();
       gate->pad = GST_PAD (gst_object_ref (proxy_src));
       gate->block = gst_pad_add_probe (proxy_src,

@@ -306,11 +306,17 @@ public:
     // Receiving transceivers where the member's p2pcallsink has none that
     // carries the media both ways. They give the sender transport-wide CC
     // feedback (what an adaptive sender and a browser estimate its link
-    // from): offering, we ask for it; answering, we take it where offered.
+    // from) and ask for lost video again (NACK, RTX): offering, we ask for
+    // them; answering, we take them where offered.
     auto receive = [&] (GstCaps *caps) {
       GstWebRTCRTPTransceiver *trans = nullptr;
       g_signal_emit_by_name (webrtcbin, "add-transceiver",
           GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &trans);
+      // Video: ask for what is lost again (NACK, RTX where offered).
+      const char *kind = gst_structure_get_string (
+          gst_caps_get_structure (caps, 0), "media");
+      if (trans && g_strcmp0 (kind, "video") == 0)
+        g_object_set (trans, "do-nack", TRUE, nullptr);
       gst_clear_object (&trans);
     };
     if (!offer) {
@@ -332,7 +338,7 @@ public:
             (video ? plan.sends_video : plan.sends_audio))
           continue;
         g_autoptr (GstCaps) caps = receive_caps_for_offer (m);
-        if (caps && !gst_caps_is_empty (caps) && transport_cc_id (m) >= 0)
+        if (caps && !gst_caps_is_empty (caps))
           receive (caps);
       }
     }

@@ -726,6 +726,11 @@ codec_names (const GstSDPMedia *media)
     if (!name)
       continue;
     std::string codec (name + 1, strcspn (name + 1, "/"));
+    // Retransmission and error correction formats are not codecs.
+    if (g_ascii_strcasecmp (codec.c_str (), "rtx") == 0 ||
+        g_ascii_strcasecmp (codec.c_str (), "red") == 0 ||
+        g_ascii_strcasecmp (codec.c_str (), "ulpfec") == 0)
+      continue;
     if (names.find (codec) == std::string::npos)
       names += (names.empty () ? "" : ", ") + codec;
   }
@@ -873,6 +878,17 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
 {
   gst_util_set_object_arg (G_OBJECT (webrtcbin), "bundle-policy",
       "max-bundle");
+  // Regular RTCP every second, as browsers send it for video, not every
+  // five (rtpsession's default): a NACK or key frame request that cannot
+  // go out at once waits for the next regular report, and a retransmission
+  // asked for five seconds late is of no use.
+  g_signal_connect (webrtcbin, "deep-element-added", G_CALLBACK (+[] (GstBin *,
+              GstBin *, GstElement * element, gpointer) {
+            GstElementFactory *f = gst_element_get_factory (element);
+            if (f && g_str_equal (GST_OBJECT_NAME (f), "rtpsession"))
+              g_object_set (element, "rtcp-min-interval",
+                  (guint64) GST_SECOND, nullptr);
+          }), nullptr);
   if (config_.latency_ms >= 0)
     g_object_set (webrtcbin, "latency", (guint) config_.latency_ms, nullptr);
 
@@ -1525,6 +1541,12 @@ RoomSession::stats ()
         });
     if (reply)
       gst_structure_free (reply);
+    // Packets sent again on request (RTX): webrtcbin 1.22's statistics do
+    // not count them, its retransmission elements do.
+    guint64 rtx_sent = sum_uint_property (r.webrtcbin.get (), "rtprtxsend",
+        "num-rtx-packets");
+    guint64 rtx_received = sum_uint_property (r.webrtcbin.get (),
+        "rtprtxreceive", "num-rtx-assoc-packets");
 
     guint64 bitrate = 0;
     gint64 now = g_get_monotonic_time ();
@@ -1556,6 +1578,8 @@ RoomSession::stats ()
         "bytes", G_TYPE_UINT64, bytes,
         "round-trip-time", G_TYPE_DOUBLE, rtt,
         "packets-lost", G_TYPE_INT64, packets_lost,
+        "retransmitted-packets-sent", G_TYPE_UINT64, rtx_sent,
+        "retransmitted-packets-received", G_TYPE_UINT64, rtx_received,
         "fraction-lost", G_TYPE_DOUBLE, fraction_lost, nullptr);
     gst_structure_set (all, ("peer-" + std::to_string (r.key)).c_str (),
         GST_TYPE_STRUCTURE, peer, nullptr);

@@ -69,4 +69,31 @@ for_each_webrtc_stats (const GstStructure *reply,
   }
 }
 
+guint64
+sum_uint_property (GstElement *bin, const char *factory, const char *property)
+{
+  guint64 sum = 0;
+  g_autoptr (GstIterator) it = gst_bin_iterate_recurse (GST_BIN (bin));
+  GValue item = G_VALUE_INIT;
+  GstIteratorResult res;
+  while ((res = gst_iterator_next (it, &item)) != GST_ITERATOR_DONE &&
+      res != GST_ITERATOR_ERROR) {
+    if (res == GST_ITERATOR_RESYNC) {
+      gst_iterator_resync (it);
+      sum = 0;
+      continue;
+    }
+    GstElement *e = GST_ELEMENT (g_value_get_object (&item));
+    GstElementFactory *f = gst_element_get_factory (e);
+    if (f && g_str_equal (GST_OBJECT_NAME (f), factory)) {
+      guint value = 0;
+      g_object_get (e, property, &value, nullptr);
+      sum += value;
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  return sum;
+}
+
 }  // namespace p2pcall

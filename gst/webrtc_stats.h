@@ -19,4 +19,9 @@ GstStructure *read_webrtc_stats (GstElement * webrtcbin, gint64 timeout_us);
 void for_each_webrtc_stats (const GstStructure * reply,
     const std::function<void (GstWebRTCStatsType, const GstStructure *)> & fn);
 
+// The sum of the unsigned integer @property of every element made by
+// @factory inside @bin, at any depth.
+guint64 sum_uint_property (GstElement * bin, const char * factory,
+    const char * property);
+
 }  // namespace p2pcall

@@ -1,9 +1,11 @@
 // p2pcallsink congestion-control=adaptive with browsers as receivers: one
 // page forced to relay through a coturn whose max-bps caps each session
 // (a genuinely narrow link), one page on direct host candidates. Each gets
-// what its own link carries. Registered from tests/gst/meson.build (it needs
-// the plugin's build directory).
+// what its own link carries. And a page behind a lossy link gets what it
+// lost sent again. Registered from tests/gst/meson.build (it needs the
+// plugin's build directory).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, afterEach, test } from 'node:test';
 import { callUrl, pagesPerTest, startServer, waitInPage } from './lib/harness.mjs';
 import { startCoturn } from './lib/coturn.mjs';
@@ -115,4 +117,45 @@ test('an adaptive p2pcallsink sends a capped page and a direct page what each li
   assert.match(turn.log(), /ALLOCATE processed, success/);
   // The sender reports each peer's estimate and layer on the bus.
   await waitOutput(sender, /p2pcall-peer-bitrate/);
+});
+
+// Kernel traffic shaping in the test's own network namespace: the media
+// coturn relays to its clients (TURN ChannelData from its listening port)
+// goes through an htb class of @kbit with a queue of @queueBytes.
+function shapeRelayedMedia(turnPort, kbit, queueBytes) {
+  const tc = (...args) => execFileSync('tc', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '1');
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', `${kbit}kbit`,
+    'ceil', `${kbit}kbit`, 'burst', '6k');
+  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'bfifo', 'limit', String(queueBytes));
+  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'u32', 'match', 'ip', 'sport',
+    String(turnPort), '0xffff', 'match', 'u8', '0x40', '0xc0', 'at', '28', 'flowid', '1:20');
+  return () => tc('qdisc', 'del', 'dev', 'lo', 'root');
+}
+
+test('a page behind a lossy link gets what it lost sent again and its picture does not stop', async () => {
+  const turn = await startCoturn(TURN_SECRET);
+  cleanups.push(turn.stop);
+  // 2 Mbit/s for a 600 kbit/s stream, but a queue of three packets: every
+  // key frame loses some of its packets.
+  cleanups.push(shapeRelayedMedia(turn.port, 2000, 3600));
+  const server = await startServer({
+    args: ['--turn-server', turn.url, '--turn-secret', TURN_SECRET, '--turn-ttl', '1h'],
+  });
+  const sender = launch('videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! '
+    + 'video/x-raw,width=640,height=480,framerate=30/1 ! p2pcallsink peer-name=sender '
+    + `video-bitrate=600 room=lossy server=ws://127.0.0.1:${server.port}/ws`);
+  await waitOutput(sender, /p2pcall-joined/);
+  const page = await openPage(callUrl(server, 'lossy', { name: 'Lossy', relay: '1' }));
+  await waitInPage(page, () => [...window.p2pcall.state.members.values()]
+    .some((m) => m.name === 'sender' && m.health?.framesDecoded > 0), undefined, 30000);
+
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const w = await watchVideo(page, 'sender', WINDOW_MS);
+  console.log(`lossy: ${JSON.stringify(w)}`);
+  assert.ok(w.rtx > 0, `nothing was resent (${w.nacks} NACKs, ${w.lost} packets lost)`);
+  assert.ok(w.fps >= 25, `the page decodes ${w.fps.toFixed(1)} fps`);
+  assert.ok(w.longestGapS <= 1, `the picture stopped for ${w.longestGapS.toFixed(2)} s`);
+  assert.match(turn.log(), /ALLOCATE processed, success/);
 });

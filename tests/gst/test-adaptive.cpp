@@ -174,8 +174,12 @@ relay_through (GstElement *src, const Coturn &turn, const char *name)
 // allocation) cannot.
 class Bottleneck {
 public:
-  Bottleneck (guint coturn_port, guint kbit)
+  Bottleneck (guint coturn_port, guint kbit, guint queue_bytes = 0)
   {
+    // About 400 ms of the narrow rate by default: a full queue drops, it
+    // does not hold the media for seconds.
+    if (!queue_bytes)
+      queue_bytes = kbit * 1000 / 8 * 4 / 10;
     std::string rate = std::to_string (kbit) + "kbit";
     tc ({"qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb",
             "default", "10", "r2q", "1"});
@@ -183,10 +187,8 @@ public:
             "htb", "rate", "10gbit"});
     tc ({"class", "add", "dev", "lo", "parent", "1:", "classid", "1:20",
             "htb", "rate", rate, "ceil", rate, "burst", "6k"});
-    // About 400 ms of the narrow rate: a full queue drops, it does not
-    // hold the media for seconds.
     tc ({"qdisc", "add", "dev", "lo", "parent", "1:20", "handle", "20:",
-            "bfifo", "limit", std::to_string (kbit * 1000 / 8 * 4 / 10)});
+            "bfifo", "limit", std::to_string (queue_bytes)});
     // Only the relayed media (TURN ChannelData: its first byte is
     // 0x40-0x7f, 28 bytes into the IP packet); coturn's answers to the
     // receiver's TURN requests pass, as most links would let them.
@@ -370,6 +372,62 @@ GST_START_TEST (test_adaptive_cap_lifted)
 }
 GST_END_TEST;
 
+// A link that carries the stream on average but drops bursts (a short
+// queue: a key frame loses some of its packets): the receiver asks for
+// what is lost, the sender resends it, and the picture does not stop.
+GST_START_TEST (test_lossy_link_retransmits)
+{
+  allow_libnice_turn_refresh_warning ();
+  Coturn turn (kTurnSecret);
+  // 2 Mbit/s for a 600 kbit/s stream, but room for only three packets.
+  Bottleneck link (turn.port (), 2000, 3600);
+  ServerProcess server;
+  Pipeline sender ("videotestsrc is-live=true pattern=smpte "
+      "horizontal-speed=4 ! video/x-raw,width=640,height=480,framerate=30/1 "
+      "! p2pcallsink name=sink video-bitrate=600 room=lossy server=" +
+      server.url ());
+  fail_if (sender.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return sender.count ("p2pcall-joined"); }));
+  Pipeline receiver (src_pipeline (server.url (), "lossy", "lossy"));
+  relay_through (receiver.get ("lossy"), turn, "lossy");
+  VideoWatch watch (receiver, "lossy");
+  fail_if (receiver.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return watch.count () > 0; },
+          30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
+      tail (turn.log ()).c_str ());
+
+  run_for (3 * G_USEC_PER_SEC);
+  gint64 from = g_get_monotonic_time ();
+  run_for (kWindowUs);
+  Watched w = watch_window (watch, from, g_get_monotonic_time ());
+  guint64 resent = 0;
+  for_each_peer (receiver.get ("lossy"), [&] (const GstStructure *peer) {
+        guint64 n = 0;
+        if (gst_structure_get_uint64 (peer, "retransmitted-packets-received",
+                &n))
+          resent += n;
+      });
+  g_print ("lossy link: %.1f fps, longest gap %.2f s, %" G_GUINT64_FORMAT
+      " packets resent\nreceiver: %s\n", w.fps, w.longest_gap_s, resent,
+      describe_stats (receiver.get ("lossy")).c_str ());
+  fail_unless (resent > 0, "nothing was resent");
+  // The sender counts what it resent too.
+  guint64 sent_again = 0;
+  for_each_peer (sender.get ("sink"), [&] (const GstStructure *peer) {
+        guint64 n = 0;
+        if (gst_structure_get_uint64 (peer, "retransmitted-packets-sent", &n))
+          sent_again += n;
+      });
+  fail_unless (sent_again >= resent, "the sender says it resent %"
+      G_GUINT64_FORMAT " packets, the receiver got %" G_GUINT64_FORMAT,
+      sent_again, resent);
+  fail_unless (w.fps >= 25, "%.1f fps over the lossy link", w.fps);
+  fail_unless (w.longest_gap_s <= 1.0, "the picture stopped for %.2f s",
+      w.longest_gap_s);
+  assert_no_errors ({&sender, &receiver});
+}
+GST_END_TEST;
+
 static Suite *
 adaptive_suite (void)
 {
@@ -381,6 +439,7 @@ adaptive_suite (void)
   tcase_add_test (tc, test_adaptive_capped_direct);
   tcase_add_test (tc, test_adaptive_capped_direct_h264);
   tcase_add_test (tc, test_adaptive_cap_lifted);
+  tcase_add_test (tc, test_lossy_link_retransmits);
   return s;
 }
 

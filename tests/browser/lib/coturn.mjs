@@ -49,5 +49,5 @@ export async function startCoturn(secret, { maxBps = 0 } = {}) {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return { url: `turn:127.0.0.1:${port}`, log, stop };
+  return { url: `turn:127.0.0.1:${port}`, port, log, stop };
 }
