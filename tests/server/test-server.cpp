@@ -368,7 +368,11 @@ test_oversized_message_closes_1009 (void)
 void
 test_silent_peer_is_dropped (void)
 {
-  ServerProcess server ({"--keepalive-interval", "1"});
+  // 2 s, not the shortest (1 s): a live member is asked for a pong after a
+  // quarter interval of silence (plus the check's quarter interval), and
+  // libsoup pings a second later; against the interval plus a second, 1 s
+  // left the live client half a second, which a loaded machine missed.
+  ServerProcess server ({"--keepalive-interval", "2"});
   Client a (server);
   a.join ("r");
 
