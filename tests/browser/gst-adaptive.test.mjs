@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, afterEach, test } from 'node:test';
-import { callUrl, pagesPerTest, startServer, waitInPage } from './lib/harness.mjs';
+import { callUrl, pagesPerTest, screenshot, startServer, waitInPage } from './lib/harness.mjs';
 import { startCoturn } from './lib/coturn.mjs';
 import { launch, stopPipelines, waitOutput } from './lib/gst-launch.mjs';
 
@@ -154,6 +154,7 @@ test('a page behind a lossy link gets what it lost sent again and its picture do
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const w = await watchVideo(page, 'sender', WINDOW_MS);
   console.log(`lossy: ${JSON.stringify(w)}`);
+  await screenshot(page, 'gst-lossy-link');
   assert.ok(w.rtx > 0, `nothing was resent (${w.nacks} NACKs, ${w.lost} packets lost)`);
   assert.ok(w.fps >= 25, `the page decodes ${w.fps.toFixed(1)} fps`);
   assert.ok(w.longestGapS <= 1, `the picture stopped for ${w.longestGapS.toFixed(2)} s`);
