@@ -1530,8 +1530,18 @@ RoomSession::stats ()
             bytes += b;
           if ((type == GST_WEBRTC_STATS_INBOUND_RTP ||
                   type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) &&
-              gst_structure_get_int64 (st, "packets-lost", &lost))
+              gst_structure_get_int64 (st, "packets-lost", &lost)) {
+            // webrtcbin 1.22's inbound packets-lost can say 0 where the
+            // RTP source it reads from counted losses: take the larger.
+            const GValue *source = type == GST_WEBRTC_STATS_INBOUND_RTP ?
+                gst_structure_get_value (st, "gst-rtpsource-stats") : nullptr;
+            int source_lost = 0;
+            if (source && GST_VALUE_HOLDS_STRUCTURE (source) &&
+                gst_structure_get_int (gst_value_get_structure (source),
+                    "packets-lost", &source_lost))
+              lost = std::max<gint64> (lost, source_lost);
             packets_lost += lost;
+          }
           if (type == GST_WEBRTC_STATS_REMOTE_INBOUND_RTP) {
             if (gst_structure_get_double (st, "round-trip-time", &d))
               rtt = std::max (rtt, d);

@@ -401,15 +401,22 @@ GST_START_TEST (test_lossy_link_retransmits)
   run_for (kWindowUs);
   Watched w = watch_window (watch, from, g_get_monotonic_time ());
   guint64 resent = 0;
+  gint64 lost = 0;
   for_each_peer (receiver.get ("lossy"), [&] (const GstStructure *peer) {
         guint64 n = 0;
+        gint64 l = 0;
         if (gst_structure_get_uint64 (peer, "retransmitted-packets-received",
                 &n))
           resent += n;
+        if (gst_structure_get_int64 (peer, "packets-lost", &l))
+          lost += l;
       });
-  g_print ("lossy link: %.1f fps, longest gap %.2f s, %" G_GUINT64_FORMAT
-      " packets resent\nreceiver: %s\n", w.fps, w.longest_gap_s, resent,
+  g_print ("lossy link: %.1f fps, longest gap %.2f s, %" G_GINT64_FORMAT
+      " packets lost, %" G_GUINT64_FORMAT " resent\nreceiver: %s\n", w.fps,
+      w.longest_gap_s, lost, resent,
       describe_stats (receiver.get ("lossy")).c_str ());
+  // The receiver's stats show what the link lost, and what came again.
+  fail_unless (lost > 0, "no loss in the receiver's stats");
   fail_unless (resent > 0, "nothing was resent");
   // The sender counts what it resent too.
   guint64 sent_again = 0;
