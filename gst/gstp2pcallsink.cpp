@@ -155,6 +155,19 @@ rtp_caps (const Codec &codec, int pt)
 constexpr int kNotReceived = -1;        // no m-line, or it takes nothing
 constexpr int kCodecNotOffered = -2;    // it takes media, not this codec
 
+// An offer's @nth m-line of @media ("audio", "video"), or nullptr.
+const GstSDPMedia *
+nth_media (const GstSDPMessage *offer, const char *media, guint nth)
+{
+  guint seen = 0;
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
+    if (g_strcmp0 (gst_sdp_media_get_media (m), media) == 0 && seen++ == nth)
+      return m;
+  }
+  return nullptr;
+}
+
 // The payload type an offer gives @codec in its @nth m-line of @media,
 // kNotReceived when that m-line is missing or takes no media from us,
 // kCodecNotOffered when it lacks the codec.
@@ -162,30 +175,26 @@ int
 offered_payload_type (const GstSDPMessage *offer, const char *media,
     guint nth, const Codec &codec)
 {
-  guint seen = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
-    if (g_strcmp0 (gst_sdp_media_get_media (m), media) != 0 || seen++ != nth)
+  const GstSDPMedia *m = nth_media (offer, media, nth);
+  if (!m)
+    return kNotReceived;
+  // (Port 0 is fine: bundled m-lines after the first are bundle-only.)
+  for (const char *no_receive : {"sendonly", "inactive"})
+    for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++)
+      if (g_strcmp0 (gst_sdp_media_get_attribute (m, j)->key,
+              no_receive) == 0)
+        return kNotReceived;
+  for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
+    if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
       continue;
-    // (Port 0 is fine: bundled m-lines after the first are bundle-only.)
-    for (const char *no_receive : {"sendonly", "inactive"})
-      for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++)
-        if (g_strcmp0 (gst_sdp_media_get_attribute (m, j)->key,
-                no_receive) == 0)
-          return kNotReceived;
-    for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
-      const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
-      if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
-        continue;
-      int pt = -1;
-      char name[32] = "";
-      if (sscanf (a->value, "%d %31[^/]", &pt, name) == 2 &&
-          g_ascii_strcasecmp (name, codec.encoding_name) == 0)
-        return pt;
-    }
-    return kCodecNotOffered;
+    int pt = -1;
+    char name[32] = "";
+    if (sscanf (a->value, "%d %31[^/]", &pt, name) == 2 &&
+        g_ascii_strcasecmp (name, codec.encoding_name) == 0)
+      return pt;
   }
-  return kNotReceived;
+  return kCodecNotOffered;
 }
 
 struct ObjectUnref {
@@ -677,21 +686,6 @@ gst_p2pcall_sink_release_pad (GstElement *element, GstPad *pad)
   gst_clear_object (&tee);
 }
 
-// The id an offer gives transport-wide CC in its @nth video m-line, -1 if
-// it has none.
-static int
-offered_transport_cc_id (const GstSDPMessage *offer, guint nth)
-{
-  guint seen = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
-    if (g_strcmp0 (gst_sdp_media_get_media (m), "video") == 0 &&
-        seen++ == nth)
-      return transport_cc_id (m);
-  }
-  return -1;
-}
-
 // Adaptive video carries transport-wide sequence numbers, and its m-line
 // asks for the peer's transport-wide CC feedback (what the controller
 // reads). Answering, only when the offer has it, with the offer's id.
@@ -699,7 +693,10 @@ static void
 add_transport_cc (GstElement *pay, GstCaps *caps, const GstSDPMessage *offer,
     guint nth)
 {
-  int id = offer ? offered_transport_cc_id (offer, nth) : kTransportCcOfferId;
+  const GstSDPMedia *offered = offer ? nth_media (offer, "video", nth) :
+      nullptr;
+  int id = !offer ? kTransportCcOfferId :
+      offered ? transport_cc_id (offered) : -1;
   if (id < 0)
     return;
   GstRTPHeaderExtension *ext = gst_rtp_header_extension_create_from_uri (
