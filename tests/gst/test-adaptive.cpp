@@ -111,15 +111,18 @@ watch_window (VideoWatch &watch, gint64 from_us, gint64 to_us)
   return w;
 }
 
-// The bytes a p2pcallsrc received (its stats property, every peer).
-guint64
-received_bytes (GstElement *src)
+// The sum over every peer in @element's stats property of the integer
+// @field ("bytes", "packets-lost", ...).
+gint64
+sum_peer_stat (GstElement *element, const char *field)
 {
-  guint64 total = 0;
-  for_each_peer (src, [&total] (const GstStructure *peer) {
-        guint64 bytes = 0;
-        if (gst_structure_get_uint64 (peer, "bytes", &bytes))
-          total += bytes;
+  gint64 total = 0;
+  for_each_peer (element, [&] (const GstStructure *peer) {
+        const GValue *v = gst_structure_get_value (peer, field);
+        if (v && G_VALUE_HOLDS_UINT64 (v))
+          total += (gint64) g_value_get_uint64 (v);
+        else if (v && G_VALUE_HOLDS_INT64 (v))
+          total += g_value_get_int64 (v);
       });
   return total;
 }
@@ -246,6 +249,17 @@ last_width (VideoWatch &watch)
   return frames.empty () ? 0 : frames.back ().width;
 }
 
+// Plays @receiver, relayed through @turn, and waits for the first frame
+// @watch sees.
+void
+play_until_video (Pipeline &receiver, VideoWatch &watch, const Coturn &turn)
+{
+  fail_if (receiver.play () == GST_STATE_CHANGE_FAILURE);
+  fail_unless (wait_for ([&] { return watch.count () > 0; },
+          30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
+      tail (turn.log ()).c_str ());
+}
+
 }  // namespace
 
 // One sender, a receiver through a capped relay and a direct one: each
@@ -275,7 +289,7 @@ check_capped_direct (const char *codec, const char *encoder)
 
   run_for (kConvergeUs);
   gint64 from = g_get_monotonic_time ();
-  guint64 bytes_before = received_bytes (capped.get ("capped"));
+  gint64 bytes_before = sum_peer_stat (capped.get ("capped"), "bytes");
   guint max_encoders = 0;
   for (int i = 0; i < 10; i++) {
     run_for (kWindowUs / 10);
@@ -283,7 +297,7 @@ check_capped_direct (const char *codec, const char *encoder)
         count_elements (sender.get ("sink"), encoder));
   }
   gint64 to = g_get_monotonic_time ();
-  guint64 bytes_after = received_bytes (capped.get ("capped"));
+  gint64 bytes_after = sum_peer_stat (capped.get ("capped"), "bytes");
 
   Watched c = watch_window (capped_watch, from, to);
   Watched d = watch_window (direct_watch, from, to);
@@ -342,10 +356,7 @@ GST_START_TEST (test_adaptive_cap_lifted)
   Pipeline capped (src_pipeline (server.url (), "lifted", "capped"));
   relay_through (capped.get ("capped"), turn, "capped");
   VideoWatch watch (capped, "capped");
-  fail_if (capped.play () == GST_STATE_CHANGE_FAILURE);
-  fail_unless (wait_for ([&] { return watch.count () > 0; },
-          30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
-      tail (turn.log ()).c_str ());
+  play_until_video (capped, watch, turn);
 
   run_for (kConvergeUs);
   g_print ("narrow link: %d wide; sender: %s\n", last_width (watch),
@@ -391,42 +402,27 @@ GST_START_TEST (test_lossy_link_retransmits)
   Pipeline receiver (src_pipeline (server.url (), "lossy", "lossy"));
   relay_through (receiver.get ("lossy"), turn, "lossy");
   VideoWatch watch (receiver, "lossy");
-  fail_if (receiver.play () == GST_STATE_CHANGE_FAILURE);
-  fail_unless (wait_for ([&] { return watch.count () > 0; },
-          30 * G_USEC_PER_SEC), "no video; coturn said:\n%s",
-      tail (turn.log ()).c_str ());
+  play_until_video (receiver, watch, turn);
 
   run_for (3 * G_USEC_PER_SEC);
   gint64 from = g_get_monotonic_time ();
   run_for (kWindowUs);
   Watched w = watch_window (watch, from, g_get_monotonic_time ());
-  guint64 resent = 0;
-  gint64 lost = 0;
-  for_each_peer (receiver.get ("lossy"), [&] (const GstStructure *peer) {
-        guint64 n = 0;
-        gint64 l = 0;
-        if (gst_structure_get_uint64 (peer, "retransmitted-packets-received",
-                &n))
-          resent += n;
-        if (gst_structure_get_int64 (peer, "packets-lost", &l))
-          lost += l;
-      });
+  gint64 resent = sum_peer_stat (receiver.get ("lossy"),
+      "retransmitted-packets-received");
+  gint64 lost = sum_peer_stat (receiver.get ("lossy"), "packets-lost");
   g_print ("lossy link: %.1f fps, longest gap %.2f s, %" G_GINT64_FORMAT
-      " packets lost, %" G_GUINT64_FORMAT " resent\nreceiver: %s\n", w.fps,
+      " packets lost, %" G_GINT64_FORMAT " resent\nreceiver: %s\n", w.fps,
       w.longest_gap_s, lost, resent,
       describe_stats (receiver.get ("lossy")).c_str ());
   // The receiver's stats show what the link lost, and what came again.
   fail_unless (lost > 0, "no loss in the receiver's stats");
   fail_unless (resent > 0, "nothing was resent");
   // The sender counts what it resent too.
-  guint64 sent_again = 0;
-  for_each_peer (sender.get ("sink"), [&] (const GstStructure *peer) {
-        guint64 n = 0;
-        if (gst_structure_get_uint64 (peer, "retransmitted-packets-sent", &n))
-          sent_again += n;
-      });
+  gint64 sent_again = sum_peer_stat (sender.get ("sink"),
+      "retransmitted-packets-sent");
   fail_unless (sent_again >= resent, "the sender says it resent %"
-      G_GUINT64_FORMAT " packets, the receiver got %" G_GUINT64_FORMAT,
+      G_GINT64_FORMAT " packets, the receiver got %" G_GINT64_FORMAT,
       sent_again, resent);
   fail_unless (w.fps >= 25, "%.1f fps over the lossy link", w.fps);
   fail_unless (w.longest_gap_s <= 1.0, "the picture stopped for %.2f s",
