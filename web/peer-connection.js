@@ -5,6 +5,9 @@
 import { buildCandidate, buildDescription } from './protocol.js';
 
 const MAX_ICE_RESTARTS = 2;
+// How long an answer to a restart offer waits for the offerer's first
+// candidate (handleDescription) before it goes out all the same.
+const RESTART_ANSWER_WAIT_MS = 1000;
 // libwebrtc writes its extension attributes into every candidate line.
 const LIBWEBRTC_CANDIDATE = / generation \d+/;
 const CHAT_LABEL = 'chat';
@@ -56,7 +59,9 @@ export class PeerConnection extends EventTarget {
   #iceRestarts = 0;
   #heldCandidates = [];         // ours, for a restart offer (#localCandidate)
   #holdingCandidates = false;
+  #answerHeld = false;          // a restart offer waits for its candidates
   #agentPrunesEarlyChecks = null;   // known from our first candidate
+  #remoteRunsLibwebrtc = null;      // known from its first candidate
   #localStream;
   #remoteStream = new MediaStream();
   #remoteSessionId = null;      // of the member's last description
@@ -130,10 +135,22 @@ export class PeerConnection extends EventTarget {
       await this.#pc.setRemoteDescription(description);
       if (description.type === 'offer') {
         this.#sendOnOfferedTransceivers();
-        await this.#pc.setLocalDescription();
-        this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
-        // A restart offer of ours was rolled back: nothing to wait for.
-        if (this.#holdingCandidates) this.#releaseCandidates({ rolledBack: true });
+        // A restart offer from Firefox's agent: libwebrtc pairs the new
+        // candidates our answer brings up with every remote candidate it
+        // knows, the old ones too, and Firefox's old agent answers those
+        // checks. libwebrtc then settled on such a pair (1 restart in 20 on a
+        // busy machine) and pruned the new ones, and Firefox's new agent,
+        // never nominated, never finished the restart. So our answer waits
+        // for the offerer's first new candidate, at most
+        // RESTART_ANSWER_WAIT_MS: the new pairs are there from the start.
+        const restart = remoteUfrag !== undefined && iceUfrag(description.sdp) !== remoteUfrag;
+        if (this.#agentPrunesEarlyChecks && this.#remoteRunsLibwebrtc === false && restart &&
+          !/^a=candidate:/m.test(description.sdp)) {
+          this.#answerHeld = true;
+          setTimeout(() => this.#enqueue(() => this.#answerHeldOffer()), RESTART_ANSWER_WAIT_MS);
+        } else {
+          await this.#answer();
+        }
       } else if (this.#holdingCandidates &&
         (/^a=candidate:/m.test(description.sdp) || iceUfrag(description.sdp) === remoteUfrag)) {
         // Its candidates are in the answer, or it kept its credentials and
@@ -144,6 +161,7 @@ export class PeerConnection extends EventTarget {
   }
 
   handleCandidate(candidate) {
+    if (candidate?.candidate) this.#remoteRunsLibwebrtc ??= LIBWEBRTC_CANDIDATE.test(candidate.candidate);
     this.#enqueue(async () => {
       try {
         await this.#pc.addIceCandidate(candidate ?? undefined);
@@ -152,6 +170,8 @@ export class PeerConnection extends EventTarget {
       } finally {
         // The answerer's first candidate after its answer to our restart.
         if (this.#holdingCandidates && this.#pc.signalingState === 'stable') this.#releaseCandidates();
+        // The offerer's first candidate after its restart offer.
+        await this.#answerHeldOffer();
       }
     });
   }
@@ -231,6 +251,20 @@ export class PeerConnection extends EventTarget {
       if (candidate?.usernameFragment) current = sdp.includes(`a=ice-ufrag:${candidate.usernameFragment}\r\n`);
       if (current) this.#send(buildCandidate(candidate, this.remoteId));
     }
+  }
+
+  async #answerHeldOffer() {
+    if (this.#answerHeld) await this.#answer();
+  }
+
+  // Answers the remote offer (unless an offer of ours answered it meanwhile).
+  async #answer() {
+    this.#answerHeld = false;
+    if (this.#pc.signalingState !== 'have-remote-offer') return;
+    await this.#pc.setLocalDescription();
+    this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
+    // A restart offer of ours was rolled back: nothing to wait for.
+    if (this.#holdingCandidates) this.#releaseCandidates({ rolledBack: true });
   }
 
   async #offer() {

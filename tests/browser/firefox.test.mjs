@@ -179,11 +179,16 @@ async function waitRestarted(page, oldUfrag) {
   await waitFramesDecoded(page, await framesDecoded(page));
 }
 
-test('an ICE restart from Firefox settles and the media goes on both ways', async () => {
-  const old = [await localUfrag(fox), await localUfrag(crow)];
-  await fox.evaluate(() => window.p2pcall.session.peerConnections[0].restartIce());
-  await waitRestarted(fox, old[0]);
-  await waitRestarted(crow, old[1]);
+test('ICE restarts from Firefox settle and the media goes on both ways', async () => {
+  // Chromium's answer waits for Firefox's first new candidate
+  // (web/peer-connection.js); without that about one restart in twenty
+  // never finished in Firefox on a busy machine, so this takes a few.
+  for (let restart = 0; restart < 4; restart += 1) {
+    const old = [await localUfrag(fox), await localUfrag(crow)];
+    await fox.evaluate(() => window.p2pcall.session.peerConnections[0].restartIce());
+    await waitRestarted(fox, old[0]);
+    await waitRestarted(crow, old[1]);
+  }
 });
 
 test('an ICE restart from Chromium settles and the media goes on both ways', async () => {
