@@ -7,8 +7,11 @@ Starts a pipeline with a p2pcallsink (320x240 test picture) at once. A line
 "receive" on stdin starts a second pipeline with a p2pcallsrc of the same
 member; "stop-sending" stops the first, "send" starts it again. Prints
 "received WxH on PAD" for the first video on each output pad of the
-p2pcallsrc, and "error: ..." for errors.
+p2pcallsrc, and "error: ..." for errors. End of input or SIGINT stops
+both pipelines and exits.
 """
+import faulthandler
+import signal
 import sys
 
 import gi
@@ -90,6 +93,9 @@ def main():
 
     GLib.io_add_watch(GLib.IOChannel.unix_new(sys.stdin.fileno()),
                       GLib.IO_IN | GLib.IO_HUP, on_stdin)
+    # Python's own SIGINT handling would leave the loop with an exception
+    # and the pipelines running, and the interpreter crashed on its way out.
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
     loop.run()
     for pipeline in (receiving, sending):
         if pipeline is not None:
@@ -97,4 +103,5 @@ def main():
 
 
 if __name__ == '__main__':
+    faulthandler.enable()   # a crash says where on stderr
     main()
