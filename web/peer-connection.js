@@ -59,7 +59,6 @@ export class PeerConnection extends EventTarget {
   #iceRestarts = 0;
   #heldCandidates = [];         // ours, for a restart offer (#localCandidate)
   #holdingCandidates = false;
-  #answerHeld = false;          // a restart offer waits for its candidates
   #agentPrunesEarlyChecks = null;   // known from our first candidate
   #remoteRunsLibwebrtc = null;      // known from its first candidate
   #localStream;
@@ -146,8 +145,7 @@ export class PeerConnection extends EventTarget {
         const restart = remoteUfrag !== undefined && iceUfrag(description.sdp) !== remoteUfrag;
         if (this.#agentPrunesEarlyChecks && this.#remoteRunsLibwebrtc === false && restart &&
           !/^a=candidate:/m.test(description.sdp)) {
-          this.#answerHeld = true;
-          setTimeout(() => this.#enqueue(() => this.#answerHeldOffer()), RESTART_ANSWER_WAIT_MS);
+          setTimeout(() => this.#enqueue(() => this.#answer()), RESTART_ANSWER_WAIT_MS);
         } else {
           await this.#answer();
         }
@@ -170,8 +168,9 @@ export class PeerConnection extends EventTarget {
       } finally {
         // The answerer's first candidate after its answer to our restart.
         if (this.#holdingCandidates && this.#pc.signalingState === 'stable') this.#releaseCandidates();
-        // The offerer's first candidate after its restart offer.
-        await this.#answerHeldOffer();
+        // The offerer's first candidate after its restart offer (#answer
+        // does nothing unless an answer is still due).
+        await this.#answer();
       }
     });
   }
@@ -253,13 +252,10 @@ export class PeerConnection extends EventTarget {
     }
   }
 
-  async #answerHeldOffer() {
-    if (this.#answerHeld) await this.#answer();
-  }
-
-  // Answers the remote offer (unless an offer of ours answered it meanwhile).
+  // Answers the remote offer, if one is still waiting: after a queued step
+  // only an offer held for its candidates is (handleDescription), unless
+  // an offer of ours answered it meanwhile.
   async #answer() {
-    this.#answerHeld = false;
     if (this.#pc.signalingState !== 'have-remote-offer') return;
     await this.#pc.setLocalDescription();
     this.#send(buildDescription(this.#pc.localDescription, this.remoteId));
