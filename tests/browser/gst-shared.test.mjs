@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { callUrl, launchBrowser, openCall, remoteTiles, screenshot, startServer, stopAll, waitInPage } from './lib/harness.mjs';
-import { launch, stopPipelines, waitOutput } from './lib/gst-launch.mjs';
+import { launch, stopPipelines, stopProcess, waitOutput } from './lib/gst-launch.mjs';
 
 let server, browser;
 const children = new Set();
@@ -128,14 +128,7 @@ test('a member whose receiving part starts mid-call stays one tile and gets the 
     assert.equal(tiles.length, 1);
     assert.doesNotMatch(run.output, /error:/);
   } finally {
-    const exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve();
-      else child.once('exit', resolve);
-    });
-    child.stdin.end();      // the member stops its pipelines and exits
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(kill);
+    await stopProcess(child);   // the member stops its pipelines and exits
     await page.context().close();
   }
 });

@@ -39,17 +39,21 @@ export function countOutput(run, regexp) {
   return (run.output.match(regexp) ?? []).length;
 }
 
-// Ctrl-C for each, then SIGKILL for any still there after @graceMs: a
+// Ctrl-C for @child, then SIGKILL if it is still there after @graceMs: a
 // gst-launch that crashed spins in its SIGSEGV handler and would hold the
-// test until meson's timeout. Resolves when every one has exited.
-export function stopPipelines(graceMs = 5000) {
-  const exits = [...running].map((child) => new Promise((resolve) => {
+// test until meson's timeout. Resolves when it has exited.
+export function stopProcess(child, graceMs = 5000) {
+  return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     child.once('exit', () => { clearTimeout(timer); resolve(); });
     child.kill('SIGINT');
-  }));
-  return Promise.all(exits);
+  });
+}
+
+// stopProcess for every pipeline launched.
+export function stopPipelines(graceMs = 5000) {
+  return Promise.all([...running].map((child) => stopProcess(child, graceMs)));
 }
 
 process.on('exit', () => {
