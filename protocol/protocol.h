@@ -42,6 +42,8 @@ inline constexpr const char kErrRateLimited[] = "rate-limited";
 inline constexpr unsigned short kCloseNormal = 1000;
 inline constexpr unsigned short kCloseGoingAway = 1001;
 inline constexpr unsigned short kCloseTooBig = 1009;
+// A member that does not read what is sent to it (policy violation).
+inline constexpr unsigned short kCloseNotReading = 1008;
 
 // Member of a peer-state "state" object: a random id a client keeps across
 // reconnections, so that peers can tell a rejoining member from a new one.

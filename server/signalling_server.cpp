@@ -1,11 +1,25 @@
 #include "signalling_server.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cstring>
 
 namespace p2pcall::server {
+
+namespace {
+
+// What the bytes of one WebSocket message may exceed its payload by
+// (frame headers of a fragmented message, pongs, a close) before reads stop.
+constexpr guint64 kFramingSlack = 4096;
+// After EMFILE, accepting pauses this long (the listening socket stays
+// readable: retrying at once would spin).
+constexpr guint kAcceptPauseMs = 100;
+constexpr int kAcceptsPerWakeup = 64;
+
+}  // namespace
 
 struct SignallingServer::Connection {
   SignallingServer *server;
@@ -15,6 +29,10 @@ struct SignallingServer::Connection {
   gint64 last_seen_us;
   bool dead = false;
   bool ping_pending = false;    // libsoup's keep-alive timer is running
+  // Counts what the member sends and what reached its socket; null for a
+  // connection the server did not accept itself.
+  std::shared_ptr<StreamMeter> meter;
+  guint64 queued_total = 0;     // bytes handed to libsoup to send
 
   Connection (SignallingServer *s, ConnectionId i,
       SoupWebsocketConnection *w, std::string r)
@@ -23,8 +41,76 @@ struct SignallingServer::Connection {
 
   ~Connection ()
   {
+    if (meter)
+      meter->on_over = nullptr;
     g_signal_handlers_disconnect_by_data (ws, this);
     g_object_unref (ws);
+  }
+
+  // Bytes handed to libsoup that have not reached the socket yet.
+  guint64 queued () const
+  {
+    return meter && queued_total > meter->written_total ?
+        queued_total - meter->written_total : 0;
+  }
+};
+
+// A connection that is not a WebSocket (yet).
+struct SignallingServer::HttpConnection {
+  GSocket *socket;
+  P2pcallMeteredStream *stream;
+  std::shared_ptr<StreamMeter> meter;
+  gint64 accepted_us;
+  // Set when the server answered a request itself (a refused body) and
+  // took the connection from libsoup.
+  GIOStream *stolen = nullptr;
+
+  HttpConnection (GSocket *s, P2pcallMeteredStream *m)
+    : socket (G_SOCKET (g_object_ref (s))),
+      stream (P2PCALL_METERED_STREAM (g_object_ref (m))),
+      meter (p2pcall_metered_stream_get_meter (m)),
+      accepted_us (g_get_monotonic_time ()) {}
+
+  ~HttpConnection ()
+  {
+    meter->on_over = nullptr;
+    meter->on_closed = nullptr;
+    if (stolen) {
+      g_io_stream_close (stolen, nullptr, nullptr);
+      g_object_unref (stolen);
+    }
+    g_object_unref (stream);
+    g_object_unref (socket);
+  }
+
+  // libsoup sees the end of the stream and drops the connection.
+  void shut () { g_socket_shutdown (socket, TRUE, TRUE, nullptr); }
+};
+
+struct SignallingServer::Listener {
+  SignallingServer *server;
+  GSocket *socket;
+  GSource *source = nullptr;
+  guint resume = 0;
+
+  ~Listener ()
+  {
+    if (resume)
+      g_source_remove (resume);
+    if (source) {
+      g_source_destroy (source);
+      g_source_unref (source);
+    }
+    g_socket_close (socket, nullptr);
+    g_object_unref (socket);
+  }
+
+  void watch ()
+  {
+    source = g_socket_create_source (socket, G_IO_IN, nullptr);
+    g_source_set_callback (source, (GSourceFunc) (void (*) ()) on_incoming,
+        this, nullptr);
+    g_source_attach (source, nullptr);
   }
 };
 
@@ -39,6 +125,10 @@ SignallingServer::~SignallingServer ()
 {
   if (keepalive_source_)
     g_source_remove (keepalive_source_);
+  if (sweep_source_)
+    g_source_remove (sweep_source_);
+  listeners_.clear ();
+  http_.clear ();
   connections_.clear ();
   if (soup_) {
     soup_server_disconnect (soup_);
@@ -46,12 +136,13 @@ SignallingServer::~SignallingServer ()
   }
 }
 
-// soup_server_listen() leaves GLib's listen backlog of 10: a burst of
-// clients (every member reconnecting after a restart) then sees dropped SYNs
-// and waits seconds for retransmits. So the server makes its own sockets.
+// The server makes and watches its own listening sockets: libsoup 3.2's
+// listener stops accepting for good at the first failed accept() (EMFILE),
+// and soup_server_listen() leaves GLib's listen backlog of 10, so a burst
+// of clients (every member reconnecting after a restart) saw dropped SYNs.
+// Each accepted connection goes to libsoup through a StreamMeter.
 bool
-SignallingServer::listen_on (GInetAddress *inet, guint16 port,
-    SoupServerListenOptions options, GError **error)
+SignallingServer::listen_on (GInetAddress *inet, guint16 port, GError **error)
 {
   GSocketFamily family = g_inet_address_get_family (inet);
   g_autoptr (GSocket) socket = g_socket_new (family, G_SOCKET_TYPE_STREAM,
@@ -66,25 +157,182 @@ SignallingServer::listen_on (GInetAddress *inet, guint16 port,
   if (!g_socket_bind (socket, addr, TRUE, error)
       || !g_socket_listen (socket, error))
     return false;
-  return soup_server_listen_socket (soup_, socket, options, error);
+  g_socket_set_blocking (socket, FALSE);
+  if (!port_) {
+    g_autoptr (GSocketAddress) local = g_socket_get_local_address (socket,
+        error);
+    if (!local)
+      return false;
+    port_ = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  }
+  auto listener = std::make_unique<Listener> ();
+  listener->server = this;
+  listener->socket = G_SOCKET (g_object_ref (socket));
+  listener->watch ();
+  listeners_.push_back (std::move (listener));
+  return true;
 }
 
-guint16
-SignallingServer::bound_port () const
+namespace {
+
+// "address:port" of a client: names one TCP connection.
+std::string
+endpoint_key (GSocketAddress *addr)
 {
-  GSList *uris = soup_server_get_uris (soup_);
-  guint16 port = uris ? g_uri_get_port ((GUri *) uris->data) : 0;
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  return port;
+  if (!addr || !G_IS_INET_SOCKET_ADDRESS (addr))
+    return {};
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (addr);
+  g_autofree char *ip = g_inet_address_to_string (
+      g_inet_socket_address_get_address (inet));
+  return std::string (ip) + ":" +
+      std::to_string (g_inet_socket_address_get_port (inet));
+}
+
+}  // namespace
+
+gboolean
+SignallingServer::on_incoming (GSocket *, GIOCondition, gpointer data)
+{
+  auto *listener = static_cast<Listener *> (data);
+  listener->server->accept_all (*listener);
+  return listener->source ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+void
+SignallingServer::accept_all (Listener &listener)
+{
+  for (int i = 0; i < kAcceptsPerWakeup; i++) {
+    g_autoptr (GError) err = nullptr;
+    g_autoptr (GSocket) client = g_socket_accept (listener.socket, nullptr,
+        &err);
+    if (client) {
+      add_http_connection (client);
+      continue;
+    }
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      return;
+    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)) {
+      g_debug ("accept failed: %s", err->message);   // the client gave up
+      continue;
+    }
+    // Out of descriptors: free one for later, and wait a little rather
+    // than spin on a listening socket that stays readable.
+    gint64 now = g_get_monotonic_time ();
+    if (now - last_accept_error_log_us_ >= G_USEC_PER_SEC) {
+      last_accept_error_log_us_ = now;
+      g_warning ("cannot accept: %s (%zu WebSockets, %zu other connections "
+          "open); closing the oldest non-WebSocket connection and pausing "
+          "accepts for %u ms", err->message, connections_.size (),
+          http_.size (), kAcceptPauseMs);
+    }
+    shed_oldest_http_connection ();
+    g_source_destroy (listener.source);
+    g_source_unref (listener.source);
+    listener.source = nullptr;
+    listener.resume = g_timeout_add (kAcceptPauseMs, +[] (gpointer p) {
+          auto *l = static_cast<Listener *> (p);
+          l->resume = 0;
+          l->watch ();
+          return G_SOURCE_REMOVE;
+        }, &listener);
+    return;
+  }
+}
+
+void
+SignallingServer::add_http_connection (GSocket *socket)
+{
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (socket,
+      nullptr);
+  g_autoptr (GSocketAddress) remote = g_socket_get_remote_address (socket,
+      nullptr);
+  if (!local || !remote)
+    return;                     // already gone
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, nullptr);
+  g_autoptr (GSocketConnection) tcp =
+      g_socket_connection_factory_create_connection (socket);
+  g_autoptr (GIOStream) base = G_IO_STREAM (g_object_ref (tcp));
+  if (options_.tls_certificate) {
+    g_autoptr (GError) err = nullptr;
+    GIOStream *tls = g_tls_server_connection_new (base,
+        options_.tls_certificate, &err);
+    if (!tls) {
+      g_warning ("cannot start TLS: %s", err->message);
+      return;
+    }
+    g_object_set (tls, "require-close-notify", FALSE, nullptr);
+    g_object_unref (base);
+    base = tls;
+  }
+  while (http_.size () >= max_http_connections_)
+    shed_oldest_http_connection ();
+
+  g_autoptr (P2pcallMeteredStream) stream = p2pcall_metered_stream_new (base);
+  std::string key = endpoint_key (remote);
+  auto conn = std::make_unique<HttpConnection> (socket, stream);
+  conn->meter->allowance = kMaxRequestHeadBytes;
+  conn->meter->on_over = [this, key] {
+    auto it = http_.find (key);
+    if (it == http_.end ())
+      return;
+    g_message ("closing connection from %s: more than %" G_GUINT64_FORMAT
+        " bytes of request head", key.c_str (), kMaxRequestHeadBytes);
+    it->second->shut ();
+    http_.erase (it);
+  };
+  conn->meter->on_closed = [this, key] { http_.erase (key); };
+  http_[key] = std::move (conn);
+  g_autoptr (GError) err = nullptr;
+  if (!soup_server_accept_iostream (soup_, G_IO_STREAM (stream), local, remote,
+          &err)) {
+    g_warning ("libsoup refused a connection: %s", err->message);
+    http_.erase (key);
+  }
+}
+
+void
+SignallingServer::shed_oldest_http_connection ()
+{
+  auto oldest = http_.end ();
+  for (auto it = http_.begin (); it != http_.end (); ++it)
+    if (oldest == http_.end () ||
+        it->second->accepted_us < oldest->second->accepted_us)
+      oldest = it;
+  if (oldest == http_.end ())
+    return;
+  g_debug ("closing the oldest non-WebSocket connection, from %s",
+      oldest->first.c_str ());
+  oldest->second->shut ();
+  http_.erase (oldest);
+}
+
+void
+SignallingServer::sweep_http_connections ()
+{
+  gint64 now = g_get_monotonic_time ();
+  for (auto it = http_.begin (); it != http_.end ();) {
+    HttpConnection &c = *it->second;
+    if (now - c.meter->last_read_us > kHttpIdleTimeoutUs ||
+        now - c.accepted_us > kHttpLifetimeUs) {
+      g_debug ("closing idle connection from %s", it->first.c_str ());
+      c.shut ();
+      it = http_.erase (it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 bool
 SignallingServer::start (GError **error)
 {
-  soup_ = soup_server_new ("server-header", "p2pcall-server ",
-      "tls-certificate", options_.tls_certificate, nullptr);
-  SoupServerListenOptions listen = options_.tls_certificate ?
-      SOUP_SERVER_LISTEN_HTTPS : (SoupServerListenOptions) 0;
+  soup_ = soup_server_new ("server-header", "p2pcall-server ", nullptr);
+  // No permessage-deflate: libsoup inflates a whole message before any size
+  // check (a 292 KB frame became 300 MB), and signalling gains little from
+  // it (docs/limits.md).
+  soup_server_remove_websocket_extension (soup_,
+      SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  soup_server_add_early_handler (soup_, nullptr, on_early, this, nullptr);
   soup_server_add_handler (soup_, "/", on_http, this, nullptr);
   soup_server_add_handler (soup_, "/healthz", on_http, this, nullptr);
   soup_server_add_handler (soup_, "/ws", on_http, this, nullptr);
@@ -94,18 +342,22 @@ SignallingServer::start (GError **error)
   soup_server_add_websocket_handler (soup_, "/", nullptr, nullptr,
       on_websocket, this, nullptr);
 
+  struct rlimit files;
+  guint64 descriptors = getrlimit (RLIMIT_NOFILE, &files) == 0 &&
+      files.rlim_cur != RLIM_INFINITY ? files.rlim_cur : G_MAXUINT;
+  max_http_connections_ = (guint) std::max<guint64> (4,
+      std::min<guint64> (options_.max_http_connections, descriptors / 4));
+
   bool ok;
   if (options_.address.empty ()) {
     // Every interface, IPv4 and (where the system has it) IPv6, one port.
     g_autoptr (GInetAddress) any4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
-    guint16 port = options_.port;
-    ok = listen_on (any4, port, listen, error);
+    ok = listen_on (any4, options_.port, error);
     if (ok) {
-      port = bound_port ();
       g_autoptr (GInetAddress) any6 =
           g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
       g_autoptr (GError) v6_error = nullptr;
-      if (!listen_on (any6, port, listen, &v6_error))
+      if (!listen_on (any6, port_, &v6_error))
         g_debug ("not listening on IPv6: %s", v6_error->message);
     }
   } else {
@@ -116,33 +368,29 @@ SignallingServer::start (GError **error)
           "--address \"%s\" is not an IP address", options_.address.c_str ());
       return false;
     }
-    ok = listen_on (inet, options_.port, listen, error);
+    ok = listen_on (inet, options_.port, error);
   }
   if (!ok)
     return false;
 
   keepalive_source_ = g_timeout_add (options_.keepalive_seconds * 1000 / 4,
       on_keepalive_check, this);
+  sweep_source_ = g_timeout_add_seconds (1, +[] (gpointer p) -> gboolean {
+        static_cast<SignallingServer *> (p)->sweep_http_connections ();
+        return G_SOURCE_CONTINUE;
+      }, this);
   return true;
 }
 
 std::string
 SignallingServer::url () const
 {
-  GSList *uris = soup_server_get_uris (soup_);
-  std::string result;
-  if (uris) {
-    GUri *uri = (GUri *) uris->data;
-    std::string host = options_.address.empty () ? "localhost" :
-        g_uri_get_host (uri);
-    if (host.find (':') != std::string::npos)
-      host = "[" + host + "]";
-    result = std::string (options_.tls_certificate ? "https://" : "http://") +
-        host + ":" + std::to_string (g_uri_get_port (uri)) +
-        "/";
-  }
-  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
-  return result;
+  std::string host = options_.address.empty () ? "localhost" :
+      options_.address;
+  if (host.find (':') != std::string::npos)
+    host = "[" + host + "]";
+  return std::string (options_.tls_certificate ? "https://" : "http://") +
+      host + ":" + std::to_string (port_) + "/";
 }
 
 void
@@ -156,16 +404,147 @@ SignallingServer::shutdown ()
   }
 }
 
+namespace {
+
+// Hosts as a Host header may name them; anything else is left out of the
+// policy rather than copied into it.
+bool
+is_plain_host (const char *host)
+{
+  if (!host || !*host || strlen (host) > 255)
+    return false;
+  for (const char *p = host; *p; p++)
+    if (!g_ascii_isalnum (*p) && !strchr (".-:[]", *p))
+      return false;
+  return true;
+}
+
+// The page's policy, on every response: its own modules, styles, images
+// (data: and blob: too: file transfers, avatars), camera and microphone
+// streams, the service worker, and WebSockets to this same host; nothing
+// may frame it.
+std::string
+content_security_policy (SoupServerMessage *msg)
+{
+  std::string connect = "'self'";
+  const char *host = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Host");
+  if (is_plain_host (host))
+    connect += std::string (" ws://") + host + " wss://" + host;
+  return "default-src 'self'; script-src 'self'; style-src 'self'; "
+      "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+      "connect-src " + connect + "; worker-src 'self'; "
+      "manifest-src 'self'; object-src 'none'; base-uri 'none'; "
+      "form-action 'none'; frame-ancestors 'none'";
+}
+
+const char *const kSecurityHeaders[][2] = {
+  {"X-Content-Type-Options", "nosniff"},
+  {"Referrer-Policy", "no-referrer"},
+  {"X-Frame-Options", "DENY"},
+  {"Cross-Origin-Opener-Policy", "same-origin"},
+  {"Cross-Origin-Resource-Policy", "same-origin"},
+};
+
+void
+add_security_headers (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Content-Security-Policy",
+      content_security_policy (msg).c_str ());
+  for (auto &h : kSecurityHeaders)
+    soup_message_headers_replace (headers, h[0], h[1]);
+}
+
+bool
+is_upgrade (SoupServerMessage *msg)
+{
+  return soup_message_headers_header_contains (
+      soup_server_message_get_request_headers (msg), "Upgrade", "websocket");
+}
+
+}  // namespace
+
+// Headers are in, the body (if any) is not read yet.
+void
+SignallingServer::on_early (SoupServer *, SoupServerMessage *msg,
+    const char *, GHashTable *, gpointer user_data)
+{
+  auto *self = static_cast<SignallingServer *> (user_data);
+  add_security_headers (msg);
+  auto it = self->http_.find (endpoint_key (
+          soup_server_message_get_remote_address (msg)));
+  if (it != self->http_.end ())
+    it->second->meter->mark ();
+  self->refuse_body (msg);
+}
+
+// No route takes a request body. libsoup would read one whole before any
+// handler could answer (a 200 MB POST held 400 MB), so a request that
+// announces one is answered here, the connection taken from libsoup, and
+// the body never read.
+bool
+SignallingServer::refuse_body (SoupServerMessage *msg)
+{
+  SoupMessageHeaders *request = soup_server_message_get_request_headers (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (request);
+  bool has_body = encoding == SOUP_ENCODING_CHUNKED ||
+      encoding == SOUP_ENCODING_EOF ||
+      (encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+          soup_message_headers_get_content_length (request) > 0);
+  if (!has_body)
+    return false;
+  const char *method = soup_server_message_get_method (msg);
+  bool readable = !strcmp (method, SOUP_METHOD_GET) ||
+      !strcmp (method, SOUP_METHOD_HEAD);
+  std::string key = endpoint_key (soup_server_message_get_remote_address (msg));
+  auto it = http_.find (key);
+  if (it == http_.end ()) {
+    // Not a connection of ours: let libsoup read it, into nothing.
+    soup_message_body_set_accumulate (
+        soup_server_message_get_request_body (msg), FALSE);
+    soup_server_message_set_status (msg, readable ? 413 :
+        SOUP_STATUS_METHOD_NOT_ALLOWED, nullptr);
+    return true;
+  }
+  g_debug ("refusing a %s request with a body from %s", method, key.c_str ());
+  std::string body = readable ? "413 no route takes a request body\n" :
+      "405 only GET and HEAD\n";
+  std::string response = std::string ("HTTP/1.1 ") + (readable ?
+      "413 Content Too Large" : "405 Method Not Allowed") + "\r\n"
+      "Allow: GET, HEAD\r\nConnection: close\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: " + std::to_string (body.size ()) + "\r\n";
+  SoupMessageHeadersIter iter;
+  const char *name, *value;
+  soup_message_headers_iter_init (&iter,
+      soup_server_message_get_response_headers (msg));
+  while (soup_message_headers_iter_next (&iter, &name, &value))
+    response += std::string (name) + ": " + value + "\r\n";
+  response += "\r\n" + body;
+
+  HttpConnection &conn = *it->second;
+  conn.stolen = soup_server_message_steal_connection (msg);
+  // Small enough for an empty socket buffer; whatever does not fit is lost
+  // with a client that sends a body nobody asked for.
+  g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (
+          g_io_stream_get_output_stream (conn.stolen)), response.data (),
+      response.size (), nullptr, nullptr);
+  // The body the client still sends stays unread in the kernel; the sweep
+  // closes the connection once it has been idle.
+  g_socket_shutdown (conn.socket, FALSE, TRUE, nullptr);
+  return true;
+}
+
 void
 SignallingServer::on_http (SoupServer *, SoupServerMessage *msg,
     const char *path, GHashTable *, gpointer user_data)
 {
   auto *self = static_cast<SignallingServer *> (user_data);
+  add_security_headers (msg);
   // libsoup calls this handler for WebSocket upgrades too, before it looks
   // at the handshake; setting no status lets the upgrade go ahead.
-  if (soup_message_headers_header_contains (
-          soup_server_message_get_request_headers (msg), "Upgrade",
-          "websocket")) {
+  if (is_upgrade (msg)) {
     self->admit_upgrade (msg);
     return;
   }
@@ -218,13 +597,12 @@ SignallingServer::origin_allowed (SoupServerMessage *msg) const
   std::string wanted = normalise_origin (origin);
   if (wanted.empty ())
     return false;
-  if (options_.allowed_origins.empty ()) {
-    // Same origin as the page: the Origin's host and port are the Host the
-    // request was sent to.
-    const char *host = soup_message_headers_get_one (headers, "Host");
-    std::string scheme = options_.tls_certificate ? "https://" : "http://";
-    return host && wanted == normalise_origin ((scheme + host).c_str ());
-  }
+  // The page's own origin always: the Origin's host and port are the Host
+  // the request was sent to. --allowed-origin adds others.
+  const char *host = soup_message_headers_get_one (headers, "Host");
+  std::string scheme = options_.tls_certificate ? "https://" : "http://";
+  if (host && wanted == normalise_origin ((scheme + host).c_str ()))
+    return true;
   for (const std::string &allowed : options_.allowed_origins)
     if (allowed == "*" || normalise_origin (allowed.c_str ()) == wanted)
       return true;
@@ -281,6 +659,28 @@ SignallingServer::add_connection (SoupServerMessage *msg,
   connections_per_address_[remote]++;
   ConnectionId id = next_id_++;
   auto conn = std::make_unique<Connection> (this, id, ws, remote);
+  auto http = http_.find (endpoint_key (
+          soup_server_message_get_remote_address (msg)));
+  if (http != http_.end ()) {
+    conn->meter = http->second->meter;
+    http_.erase (http);
+    // A fragmented message is counted as its frames arrive: reads stop at
+    // the limit (plus framing), before libsoup has gathered more.
+    conn->meter->allowance = options_.max_message_size + kFramingSlack;
+    conn->meter->mark ();
+    conn->meter->on_over = [this, id] {
+      auto it = connections_.find (id);
+      if (it == connections_.end () || it->second->dead)
+        return;
+      g_message ("%s (peer=%s) sent more than %" G_GUINT64_FORMAT " bytes "
+          "without completing a message: closing",
+          it->second->remote.c_str (), registry_.peer_id (id).c_str (),
+          options_.max_message_size);
+      std::vector<Outgoing> out;
+      close_for (*it->second, protocol::kCloseTooBig, "message too big", out);
+      dispatch (out);
+    };
+  }
   // Messages over the limit are refused here with a clean 1009 close;
   // libsoup's own cap, far above, only stops a flood of one huge frame
   // (it drops the socket without a close handshake).
@@ -296,6 +696,8 @@ SignallingServer::add_connection (SoupServerMessage *msg,
   g_signal_connect (ws, "pong", G_CALLBACK (+[] (SoupWebsocketConnection *ws,
               GBytes *, Connection *c) {
         c->last_seen_us = g_get_monotonic_time ();
+        if (c->meter)
+          c->meter->mark ();
         if (c->ping_pending) {
           soup_websocket_connection_set_keepalive_interval (ws, 0);
           c->ping_pending = false;
@@ -324,20 +726,19 @@ SignallingServer::on_message (ConnectionId id, SoupWebsocketDataType type,
   if (it == connections_.end () || it->second->dead)
     return;
   it->second->last_seen_us = g_get_monotonic_time ();
+  if (it->second->meter)
+    it->second->meter->mark ();
 
   std::vector<Outgoing> out;
   gsize size = 0;
   const char *payload = (const char *) g_bytes_get_data (data, &size);
   if (size > options_.max_message_size) {
     Connection &c = *it->second;
-    c.dead = true;
     g_message ("message of %" G_GSIZE_FORMAT " bytes from %s (peer=%s) is "
         "over the %" G_GUINT64_FORMAT "-byte limit: closing", size,
         c.remote.c_str (), registry_.peer_id (id).c_str (),
         options_.max_message_size);
-    registry_.disconnect (id, out);
-    soup_websocket_connection_close (c.ws, protocol::kCloseTooBig,
-        "message too big");
+    close_for (c, protocol::kCloseTooBig, "message too big", out);
   } else if (type == SOUP_WEBSOCKET_DATA_TEXT) {
     registry_.handle_text (id, std::string_view (payload, size), out);
   } else {
@@ -383,16 +784,47 @@ SignallingServer::on_closed (ConnectionId id)
   dispatch (out);
 }
 
+// The connection leaves its room (the others are told) and is closed.
+void
+SignallingServer::close_for (Connection &c, unsigned short code,
+    const char *reason, std::vector<Outgoing> &out)
+{
+  c.dead = true;
+  registry_.disconnect (c.id, out);
+  if (soup_websocket_connection_get_state (c.ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (c.ws, code, reason);
+}
+
+void
+SignallingServer::send_to (Connection &c, const std::string &text,
+    std::vector<Outgoing> &out)
+{
+  // Frame header of a server frame: 2 bytes, 4 or 10 for longer payloads.
+  guint64 size = text.size () + (text.size () < 126 ? 2 :
+      text.size () < 65536 ? 4 : 10);
+  if (c.queued () + size > options_.max_queued_bytes) {
+    g_message ("%s (peer=%s) does not read: %" G_GUINT64_FORMAT " bytes "
+        "wait to be sent to it; closing", c.remote.c_str (),
+        registry_.peer_id (c.id).c_str (), c.queued ());
+    close_for (c, protocol::kCloseNotReading, "not reading", out);
+    return;
+  }
+  c.queued_total += size;
+  soup_websocket_connection_send_text (c.ws, text.c_str ());
+}
+
 void
 SignallingServer::dispatch (std::vector<Outgoing> &out)
 {
-  for (Outgoing &o : out) {
-    auto it = connections_.find (o.to);
+  // By index: closing a member that does not read adds its room's
+  // user-disconnected to @out.
+  for (std::size_t i = 0; i < out.size (); i++) {
+    auto it = connections_.find (out[i].to);
     if (it == connections_.end () || it->second->dead)
       continue;
-    SoupWebsocketConnection *ws = it->second->ws;
-    if (soup_websocket_connection_get_state (ws) == SOUP_WEBSOCKET_STATE_OPEN)
-      soup_websocket_connection_send_text (ws, o.text.c_str ());
+    Connection &c = *it->second;
+    if (soup_websocket_connection_get_state (c.ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      send_to (c, out[i].text, out);
   }
   out.clear ();
 }

@@ -3,6 +3,7 @@
 // itself is RoomRegistry's.
 #pragma once
 
+#include "metered_stream.h"
 #include "room_registry.h"
 #include "static_files.h"
 
@@ -22,6 +23,21 @@ inline constexpr guint kDefaultMaxConnectionsPerAddress = 64;
 // Pending connections the kernel queues before accept(); it caps this at
 // net.core.somaxconn.
 inline constexpr int kListenBacklog = 4096;
+// Connections that are not WebSockets (yet): page loads, upgrades under
+// way, or idle sockets. Over the cap the oldest is closed; never more than
+// a quarter of the open-files limit, so WebSockets keep descriptors.
+inline constexpr guint kDefaultMaxHttpConnections = 1024;
+// An HTTP connection silent this long is closed (a browser keeps one open
+// after loading the page and opens another when it needs one) ...
+inline constexpr gint64 kHttpIdleTimeoutUs = 15 * G_USEC_PER_SEC;
+// ... and one that has not become a WebSocket this long after it was
+// accepted, whatever it sends (headers a byte a second).
+inline constexpr gint64 kHttpLifetimeUs = 60 * G_USEC_PER_SEC;
+// Request line and headers of one request; libsoup keeps no limit.
+inline constexpr guint64 kMaxRequestHeadBytes = 64 * 1024;
+// What may wait to be sent to one member that does not read; over it the
+// member is closed with kCloseNotReading and its room told.
+inline constexpr guint64 kDefaultMaxQueuedBytes = 1024 * 1024;
 
 struct ServerOptions {
   std::string address;          // empty: every interface
@@ -30,8 +46,10 @@ struct ServerOptions {
   guint keepalive_seconds = kDefaultKeepaliveSeconds;
   guint64 max_message_size = kDefaultMaxMessageSize;
   guint max_connections_per_address = kDefaultMaxConnectionsPerAddress;
-  // Origins a browser page may open the WebSocket from ("*": any). Empty:
-  // the page's own origin only. Clients that send no Origin (the elements,
+  guint max_http_connections = kDefaultMaxHttpConnections;
+  guint64 max_queued_bytes = kDefaultMaxQueuedBytes;
+  // Origins a browser page may open the WebSocket from besides the page's
+  // own ("*": any). Clients that send no Origin (the elements,
   // command-line tools) are not browsers and are let through.
   std::vector<std::string> allowed_origins;
   // With a certificate the server speaks https and wss only.
@@ -53,11 +71,25 @@ public:
   std::string url () const;
 
 private:
-  bool listen_on (GInetAddress * inet, guint16 port,
-      SoupServerListenOptions options, GError ** error);
-  guint16 bound_port () const;
+  bool listen_on (GInetAddress * inet, guint16 port, GError ** error);
 
   struct Connection;
+  struct HttpConnection;
+  struct Listener;
+
+  static gboolean on_incoming (GSocket * socket, GIOCondition condition,
+      gpointer user_data);
+  void accept_all (Listener & listener);
+  void add_http_connection (GSocket * socket);
+  void shed_oldest_http_connection ();
+  void sweep_http_connections ();
+  static void on_early (SoupServer * server, SoupServerMessage * msg,
+      const char *path, GHashTable * query, gpointer user_data);
+  bool refuse_body (SoupServerMessage * msg);
+  void close_for (Connection & c, unsigned short code, const char *reason,
+      std::vector<Outgoing> & out);
+  void send_to (Connection & c, const std::string & text,
+      std::vector<Outgoing> & out);
 
   static void on_http (SoupServer * server, SoupServerMessage * msg,
       const char *path, GHashTable * query, gpointer user_data);
@@ -81,6 +113,13 @@ private:
   StaticFiles files_;
   SoupServer *soup_ = nullptr;
   guint keepalive_source_ = 0;
+  guint sweep_source_ = 0;
+  guint16 port_ = 0;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  // Not WebSockets (yet), by "address:port" of the client, in accept order.
+  std::unordered_map<std::string, std::unique_ptr<HttpConnection>> http_;
+  guint max_http_connections_ = 0;
+  gint64 last_accept_error_log_us_ = 0;
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
   std::unordered_map<std::string, guint> connections_per_address_;
