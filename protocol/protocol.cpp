@@ -1,5 +1,7 @@
 #include "protocol.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstring>
 
 namespace p2pcall::protocol {
@@ -26,6 +28,52 @@ description_is_valid (JsonObject *msg, const char *member)
 {
   JsonObject *desc = get_object (msg, member);
   return desc != nullptr && has_string (desc, "sdp");
+}
+
+// Every number literal of @text (outside strings) must survive a round trip
+// through any JSON peer: finite, and an integer within what a JavaScript
+// number holds exactly. json-glib would turn 1e999 into "inf.0" and wrap
+// 10^40 round to -1. Returns nullptr or the explanation.
+const char *
+check_numbers (std::string_view text)
+{
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size (); i++) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '-' && !g_ascii_isdigit (c))
+      continue;
+    std::size_t end = i + 1;
+    bool integer = true;
+    while (end < text.size () && (g_ascii_isdigit (text[end]) ||
+            strchr ("+-.eE", text[end]))) {
+      if (!g_ascii_isdigit (text[end]) && text[end] != '-')
+        integer = false;
+      end++;
+    }
+    std::string literal (text.substr (i, end - i));
+    i = end - 1;
+    if (integer) {
+      errno = 0;
+      gint64 value = g_ascii_strtoll (literal.c_str (), nullptr, 10);
+      if (errno == ERANGE || value > kMaxSafeInteger || value < -kMaxSafeInteger)
+        return "message has an integer out of range (at most 2^53 - 1 in "
+            "magnitude)";
+    } else if (!std::isfinite (g_ascii_strtod (literal.c_str (), nullptr))) {
+      return "message has a number out of range (not a finite double)";
+    }
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -119,6 +167,10 @@ parse_message (std::string_view text, ParseError &error)
         (err ? err->message : "empty");
     return nullptr;
   }
+  if (const char *problem = check_numbers (text)) {
+    error.message = problem;
+    return nullptr;
+  }
   if (!JSON_NODE_HOLDS_OBJECT (root.get ())) {
     error.message = "message is not a JSON object";
     return nullptr;
@@ -159,12 +211,112 @@ check_client_message (const char *type, JsonObject *msg)
     if (!c || !(JSON_NODE_HOLDS_OBJECT (c) || JSON_NODE_HOLDS_NULL (c)))
       return "ice-candidate needs an object (or null) \"candidate\"";
   } else if (strcmp (type, kPeerState) == 0) {
-    if (!get_object (msg, "state"))
+    JsonObject *state = get_object (msg, "state");
+    if (!state)
       return "peer-state needs an object \"state\"";
+    if (const char *problem = check_peer_state (state))
+      return problem;
   }
   if (json_object_has_member (msg, "to") && !has_string (msg, "to"))
     return "\"to\" must be a peer id string";
   return nullptr;
+}
+
+const char *
+check_peer_state (JsonObject *state)
+{
+  if (json_object_get_size (state) > kMaxPeerStateMembers)
+    return "peer-state \"state\" has more than 16 members";
+  static const char *const booleans[] = {
+    "audio", "video", "screen", kStateReceiveOnly,
+  };
+  for (const char *member : booleans) {
+    JsonNode *node = json_object_get_member (state, member);
+    if (node && !(JSON_NODE_HOLDS_VALUE (node) &&
+            json_node_get_value_type (node) == G_TYPE_BOOLEAN))
+      return "peer-state \"audio\", \"video\", \"screen\" and "
+          "\"receiveOnly\" must be booleans";
+  }
+  if (json_object_has_member (state, "name") && !has_string (state, "name"))
+    return "peer-state \"name\" must be a string";
+  if (json_object_has_member (state, kStateClientId)) {
+    const char *id = get_string (state, kStateClientId);
+    if (!id || !*id || strlen (id) > kMaxClientIdLength)
+      return "peer-state \"clientId\" must be a string of 1 to 64 bytes";
+  }
+  return nullptr;
+}
+
+namespace {
+
+// End of the JSON string whose opening quote is at @i (just past its
+// closing quote).
+std::size_t
+skip_string (std::string_view text, std::size_t i)
+{
+  for (i++; i < text.size () && text[i] != '"'; i++)
+    if (text[i] == '\\')
+      i++;
+  return i + 1;
+}
+
+// End of the JSON value starting at @i (valid JSON assumed).
+std::size_t
+skip_value (std::string_view text, std::size_t i)
+{
+  int depth = 0;
+  for (; i < text.size (); i++) {
+    char c = text[i];
+    if (c == '"') {
+      i = skip_string (text, i) - 1;
+      if (depth == 0)
+        return i + 1;
+    } else if (c == '{' || c == '[') {
+      depth++;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0)
+        return i;
+      if (--depth == 0)
+        return i + 1;
+    } else if (c == ',' && depth == 0) {
+      return i;
+    }
+  }
+  return i;
+}
+
+}  // namespace
+
+std::string
+stamp_from (std::string_view text, std::string_view from)
+{
+  std::string result = "{";
+  std::size_t i = text.find ('{') + 1;
+  while (i < text.size ()) {
+    while (i < text.size () && (g_ascii_isspace (text[i]) || text[i] == ','))
+      i++;
+    if (i >= text.size () || text[i] != '"')
+      break;                    // the closing brace
+    std::size_t key_end = skip_string (text, i);
+    std::string_view key = text.substr (i, key_end - i);
+    std::size_t colon = text.find (':', key_end);
+    std::size_t value_start = colon + 1;
+    while (value_start < text.size () && g_ascii_isspace (text[value_start]))
+      value_start++;
+    std::size_t value_end = skip_value (text, value_start);
+    // The key as a JSON parser reads it ("\u0066rom" is "from" too).
+    bool is_from = key == "\"from\"";
+    if (!is_from && key.find ('\\') != std::string_view::npos) {
+      JsonNodePtr decoded (json_from_string (std::string (key).c_str (),
+              nullptr));
+      is_from = decoded && JSON_NODE_HOLDS_VALUE (decoded.get ()) &&
+          !g_strcmp0 (json_node_get_string (decoded.get ()), "from");
+    }
+    if (!is_from)
+      result.append (text.substr (i, value_end - i)).append (",");
+    i = value_end;
+  }
+  return result + "\"from\":\"" + std::string (from) + "\"}";
 }
 
 std::string

@@ -56,6 +56,14 @@ inline constexpr const char kStateReceiveOnly[] = "receiveOnly";
 inline constexpr std::size_t kMaxRoomIdLength = 64;
 inline constexpr std::size_t kMaxNameLength = 64;
 inline constexpr std::size_t kPeerIdLength = 8;
+// Largest integer a JavaScript number holds exactly: integers beyond it
+// (and non-finite numbers) are refused with bad-message.
+inline constexpr gint64 kMaxSafeInteger = (G_GINT64_CONSTANT (1) << 53) - 1;
+// peer-state "state": at most this many members, and this many bytes as
+// JSON; known members must have their documented types.
+inline constexpr std::size_t kMaxPeerStateMembers = 16;
+inline constexpr std::size_t kMaxPeerStateBytes = 1024;
+inline constexpr std::size_t kMaxClientIdLength = 64;
 
 struct JsonObjectUnref {
   void operator() (JsonObject *o) const { json_object_unref (o); }
@@ -85,6 +93,17 @@ JsonObjectPtr parse_message (std::string_view text, ParseError & error);
 // Checks the fields a client -> server message of a known type must carry
 // (PROTOCOL.md). Returns nullptr when valid, else a static explanation.
 const char *check_client_message (const char *type, JsonObject * msg);
+
+// The documented shape of a peer-state "state" (PROTOCOL.md): nullptr when
+// it has it, else the explanation. Its size is the server's to check, after
+// it has cut the name.
+const char *check_peer_state (JsonObject * state);
+
+// A relayed message: the sender's @text (a valid JSON object) with its
+// members exactly as written, any "from" of its own left out, and
+// "from": @from added last. Nothing is re-serialised, so every value
+// reaches the receiver as sent.
+std::string stamp_from (std::string_view text, std::string_view from);
 
 // Serialises an object to compact JSON.
 std::string to_json (JsonObject * obj);

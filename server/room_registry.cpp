@@ -141,7 +141,27 @@ RoomRegistry::handle_text (ConnectionId conn, std::string_view text,
   else if (strcmp (type, proto::kPeerState) == 0)
     update_state (conn, msg.get (), out);
   else
-    relay (conn, type, msg.get (), out);
+    relay (conn, type, msg.get (), text, out);
+}
+
+bool
+RoomRegistry::may_log_membership ()
+{
+  gint64 now = config_.now_us ();
+  if (now - log_window_us_ >= G_USEC_PER_SEC) {
+    if (log_suppressed_)
+      g_message ("%d join/leave lines not logged in the last second",
+          log_suppressed_);
+    log_window_us_ = now;
+    log_lines_ = 0;
+    log_suppressed_ = 0;
+  }
+  if (log_lines_ < kMembershipLogLinesPerSecond) {
+    log_lines_++;
+    return true;
+  }
+  log_suppressed_++;
+  return false;
 }
 
 void
@@ -165,14 +185,21 @@ RoomRegistry::join (ConnectionId conn, JsonObject *msg,
 
   const char *name_in = proto::get_string (msg, "name");
   std::string name = proto::clamp_name (name_in ? name_in : "");
+  bool name_from_token = false;
   if (config_.authorize) {
+    std::string token_name;
     const char *refusal =
-        config_.authorize (room, proto::get_string (msg, "token"), name);
+        config_.authorize (room, proto::get_string (msg, "token"), token_name);
     if (refusal) {
-      g_message ("refused join room=%s: %s", room.c_str (), refusal);
+      if (may_log_membership ())
+        g_message ("refused join room=%s: %s", room.c_str (), refusal);
       send_error (out, conn, proto::kErrUnauthorized, refusal,
           proto::kJoinRoom);
       return;
+    }
+    if (!token_name.empty ()) {
+      name = token_name;
+      name_from_token = true;
     }
   }
 
@@ -195,7 +222,7 @@ RoomRegistry::join (ConnectionId conn, JsonObject *msg,
   std::vector<ConnectionId> &members = rooms_[room];
   std::vector<ConnectionId> others = members;
   members.push_back (conn);
-  members_[conn] = Member { id, room, name, nullptr };
+  members_[conn] = Member { id, room, name, nullptr, name_from_token };
   by_peer_id_[id] = conn;
 
   proto::JsonObjectPtr joined = proto::new_message (proto::kJoined);
@@ -239,8 +266,9 @@ RoomRegistry::join (ConnectionId conn, JsonObject *msg,
   for (ConnectionId c : others)
     out.push_back ({c, text});
 
-  g_message ("join room=%s peer=%s members=%zu", room.c_str (), id.c_str (),
-      members.size ());
+  if (may_log_membership ())
+    g_message ("join room=%s peer=%s members=%zu", room.c_str (), id.c_str (),
+        members.size ());
 }
 
 void
@@ -271,8 +299,9 @@ RoomRegistry::leave (ConnectionId conn, bool reply, std::vector<Outgoing> &out)
   for (ConnectionId c : members)
     out.push_back ({c, text});
 
-  g_message ("leave room=%s peer=%s members=%zu", member.room.c_str (),
-      member.id.c_str (), members.size ());
+  if (may_log_membership ())
+    g_message ("leave room=%s peer=%s members=%zu", member.room.c_str (),
+        member.id.c_str (), members.size ());
   if (members.empty ())
     rooms_.erase (member.room);
 }
@@ -286,11 +315,9 @@ RoomRegistry::disconnect (ConnectionId conn, std::vector<Outgoing> &out)
 
 void
 RoomRegistry::relay (ConnectionId conn, const char *type, JsonObject *msg,
-    std::vector<Outgoing> &out)
+    std::string_view text, std::vector<Outgoing> &out)
 {
   const Member &sender = members_.at (conn);
-  json_object_set_string_member (msg, "from", sender.id.c_str ());
-
   if (const char *to = proto::get_string (msg, "to")) {
     auto target = by_peer_id_.find (to);
     if (target == by_peer_id_.end () || target->first == sender.id ||
@@ -300,14 +327,14 @@ RoomRegistry::relay (ConnectionId conn, const char *type, JsonObject *msg,
           "\"", type);
       return;
     }
-    out.push_back ({target->second, proto::to_json (msg)});
+    out.push_back ({target->second, proto::stamp_from (text, sender.id)});
     return;
   }
 
-  std::string text = proto::to_json (msg);
+  std::string relayed = proto::stamp_from (text, sender.id);
   for (ConnectionId c : rooms_.at (sender.room))
     if (c != conn)
-      out.push_back ({c, text});
+      out.push_back ({c, relayed});
 }
 
 void
@@ -316,11 +343,24 @@ RoomRegistry::update_state (ConnectionId conn, JsonObject *msg,
 {
   Member &sender = members_.at (conn);
   JsonObject *state = proto::get_object (msg, "state");
-  // A name set here is cut to the same length as one given at join.
-  if (const char *name = proto::get_string (state, "name")) {
-    sender.name = proto::clamp_name (name);
+  // A token's name holds for the whole membership; a name set here is cut
+  // to the same length as one given at join.
+  if (sender.name_from_token) {
     json_object_set_string_member (state, "name", sender.name.c_str ());
+  } else if (const char *name = proto::get_string (state, "name")) {
+    std::string clamped = proto::clamp_name (name);
+    json_object_set_string_member (state, "name", clamped.c_str ());
   }
+  // Every joiner gets every member's state: bounded, so a room's joined
+  // stays small.
+  if (proto::to_json (state).size () > proto::kMaxPeerStateBytes) {
+    send_error (out, conn, proto::kErrBadMessage, "peer-state \"state\" is "
+        "over " + std::to_string (proto::kMaxPeerStateBytes) + " bytes",
+        proto::kPeerState);
+    return;
+  }
+  if (const char *name = proto::get_string (state, "name"))
+    sender.name = name;
   sender.state.reset (json_object_ref (state));
 
   proto::JsonObjectPtr relayed = proto::new_message (proto::kPeerState);

@@ -29,6 +29,9 @@ inline constexpr std::size_t kDefaultMaxRooms = 10000;
 // candidates).
 inline constexpr double kDefaultMessagesPerSecond = 50;
 inline constexpr double kDefaultBurst = 200;
+// Join and leave log lines a second; the rest are counted and the count
+// logged (a reconnect storm would otherwise flood the journal).
+inline constexpr int kMembershipLogLinesPerSecond = 20;
 
 struct RegistryConfig {
   std::size_t max_room_size = kDefaultMaxRoomSize;
@@ -75,6 +78,8 @@ private:
     std::string room;
     std::string name;
     protocol::JsonObjectPtr state;    // last peer-state, may be null
+    // The name came from the access token: no peer-state replaces it.
+    bool name_from_token = false;
   };
 
   struct Bucket {
@@ -89,7 +94,9 @@ private:
   void join (ConnectionId conn, JsonObject * msg, std::vector<Outgoing> & out);
   void leave (ConnectionId conn, bool reply, std::vector<Outgoing> & out);
   void relay (ConnectionId conn, const char *type, JsonObject * msg,
-      std::vector<Outgoing> & out);
+      std::string_view text, std::vector<Outgoing> & out);
+  // True when a join/leave line may be logged now.
+  bool may_log_membership ();
   void update_state (ConnectionId conn, JsonObject * msg,
       std::vector<Outgoing> & out);
   std::string new_peer_id () const;
@@ -102,6 +109,9 @@ private:
   std::unordered_map<std::string, std::vector<ConnectionId>> rooms_;
   std::unordered_map<std::string, ConnectionId> by_peer_id_;
   std::unordered_map<ConnectionId, Bucket> buckets_;
+  gint64 log_window_us_ = 0;
+  int log_lines_ = 0;
+  int log_suppressed_ = 0;
 };
 
 }  // namespace p2pcall::server

@@ -395,6 +395,119 @@ test_long_names_are_cut (void)
   g_assert_cmpint (g_utf8_strlen (got, -1), ==, (glong) proto::kMaxNameLength);
 }
 
+// Issue 19, item 6: numbers a JSON peer cannot hold are refused, and
+// relayed messages keep every value exactly as sent.
+void
+test_numbers_stay_json (void)
+{
+  Fixture f;
+  f.join (1, "r");
+  f.join (2, "r");
+  f.pop_type (1, proto::kUserJoined);
+  const char *refused[] = {
+    "{\"type\":\"peer-state\",\"state\":{\"x\":1e999}}",
+    "{\"type\":\"peer-state\",\"state\":{\"x\":-1e999}}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":10000000000000000000000000000000000000000}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":9007199254740992}",
+  };
+  for (const char *text : refused) {
+    f.send (1, text);
+    f.expect_error (1, proto::kErrBadMessage);
+  }
+  g_assert_true (f.empty (2));
+  // A joiner's joined still parses.
+  f.join (3, "r");
+  f.inbox.clear ();
+
+  std::string offer = "{\"type\":\"offer\",\"offer\":{\"type\":\"offer\","
+      "\"sdp\":\"s\"},\"x\":0.1,\"big\":9007199254740991,\"e\":1.5e300,"
+      "\"from\":\"forged\"}";
+  f.send (1, offer);
+  std::string relayed = f.inbox[2].front ();
+  for (const char *kept : {"\"x\":0.1,", "\"big\":9007199254740991,",
+        "\"e\":1.5e300"})
+    if (relayed.find (kept) == std::string::npos)
+      g_error ("%s lost %s", relayed.c_str (), kept);
+  proto::JsonObjectPtr msg = f.pop_type (2, proto::kOffer);
+  g_assert_cmpstr (proto::get_string (msg.get (), "from"), !=, "forged");
+  g_assert_true (relayed.find ("forged") == std::string::npos);
+  // Values reach the receiver as written, spacing inside them too.
+  f.send (2, "{ \"type\":\"answer\", \"answer\":{\"sdp\":\"a\"}, "
+      "\"v\":[1.10, 2E2], \"\\u0066rom\":\"forged\" }");
+  std::string answer = f.inbox[1].back ();
+  g_assert_true (answer.find ("\"v\":[1.10, 2E2]") != std::string::npos);
+  g_assert_true (answer.find ("forged") == std::string::npos);
+  f.pop_type (1, proto::kAnswer);
+}
+
+// Issue 19, item 7: a token's name holds for the whole membership.
+void
+test_token_name_wins (void)
+{
+  RegistryConfig config;
+  config.authorize = [] (const std::string &, const char *token,
+      std::string &name) -> const char * {
+    if (token && std::string (token) == "named")
+      name = "Token Name";
+    return nullptr;
+  };
+  Fixture f (config);
+  f.send (1, proto::build_join ("r", "", "named"));
+  f.pop_type (1, proto::kJoined);
+  f.join (2, "r", "Other");
+  f.pop_type (1, proto::kUserJoined);
+  f.send (1, proto::build_peer_state (true, true, "Impostor", "c1"));
+  proto::JsonObjectPtr state = f.pop_type (2, proto::kPeerState);
+  g_assert_cmpstr (proto::get_string (proto::get_object (state.get (),
+              "state"), "name"), ==, "Token Name");
+  // A member without a token name may rename itself.
+  f.send (2, proto::build_peer_state (true, true, "Renamed", "c2"));
+  state = f.pop_type (1, proto::kPeerState);
+  g_assert_cmpstr (proto::get_string (proto::get_object (state.get (),
+              "state"), "name"), ==, "Renamed");
+  // Later joiners see the token's name too.
+  f.send (3, proto::build_join ("r", "", ""));
+  proto::JsonObjectPtr joined = f.pop_type (3, proto::kJoined);
+  JsonArray *peers = json_object_get_array_member (joined.get (), "peers");
+  JsonObject *first = json_array_get_object_element (peers, 0);
+  g_assert_cmpstr (proto::get_string (first, "name"), ==, "Token Name");
+  g_assert_cmpstr (proto::get_string (proto::get_object (first, "state"),
+          "name"), ==, "Token Name");
+}
+
+// Issue 19, item 9: peer-state has a shape and a size.
+void
+test_peer_state_shape (void)
+{
+  Fixture f;
+  f.join (1, "r");
+  f.join (2, "r");
+  f.pop_type (1, proto::kUserJoined);
+  std::string many = "{\"type\":\"peer-state\",\"state\":{";
+  for (int i = 0; i < 17; i++)
+    many += std::string (i ? "," : "") + "\"k" + std::to_string (i) + "\":1";
+  many += "}}";
+  std::string big = "{\"type\":\"peer-state\",\"state\":{\"k\":\"" +
+      std::string (2000, 'x') + "\"}}";
+  const std::string refused[] = {
+    many, big,
+    "{\"type\":\"peer-state\",\"state\":{\"audio\":\"yes\"}}",
+    "{\"type\":\"peer-state\",\"state\":{\"name\":5}}",
+    "{\"type\":\"peer-state\",\"state\":{\"clientId\":\"\"}}",
+    "{\"type\":\"peer-state\",\"state\":{\"clientId\":\"" +
+        std::string (65, 'c') + "\"}}",
+  };
+  for (const std::string &text : refused) {
+    f.send (1, text);
+    f.expect_error (1, proto::kErrBadMessage);
+  }
+  g_assert_true (f.empty (2));
+  // The page's own state passes, with a long name cut to size.
+  f.send (1, proto::build_peer_state (true, false, std::string (300, 'n'),
+          "0f8e2c4a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"));
+  f.pop_type (2, proto::kPeerState);
+}
+
 // Random bytes and mutated valid messages: nothing may crash, every frame
 // gets at most one reply to its sender, and a bystander in another room
 // hears nothing.
@@ -452,5 +565,8 @@ main (int argc, char **argv)
   g_test_add_func ("/registry/bad-input", test_bad_input);
   g_test_add_func ("/registry/long-names", test_long_names_are_cut);
   g_test_add_func ("/registry/fuzz", test_fuzz);
+  g_test_add_func ("/registry/numbers-stay-json", test_numbers_stay_json);
+  g_test_add_func ("/registry/token-name-wins", test_token_name_wins);
+  g_test_add_func ("/registry/peer-state-shape", test_peer_state_shape);
   return g_test_run ();
 }
