@@ -20,11 +20,17 @@ const MimeEntry kMimeTypes[] = {
   {".svg", "image/svg+xml"},
   {".png", "image/png"},
   {".ico", "image/x-icon"},
+  {".jpg", "image/jpeg"},
+  {".jpeg", "image/jpeg"},
+  {".webp", "image/webp"},
+  {".gif", "image/gif"},
   {".json", "application/json"},
   {".webmanifest", "application/manifest+json"},
-  {".txt", "text/plain; charset=utf-8"},
-  {".md", "text/markdown; charset=utf-8"},
   {".woff2", "font/woff2"},
+  {".woff", "font/woff"},
+  {".ogg", "audio/ogg"},
+  {".mp3", "audio/mpeg"},
+  {".wav", "audio/wav"},
 };
 
 std::string
@@ -53,7 +59,7 @@ StaticFiles::mime_type (std::string_view file)
     if (file.size () >= n && file.compare (file.size () - n, n, e.suffix) == 0)
       return e.type;
   }
-  return "application/octet-stream";
+  return nullptr;
 }
 
 std::optional<std::string>
@@ -70,14 +76,15 @@ StaticFiles::resolve (std::string_view request_path) const
     return std::nullopt;
 
   std::string path (decoded);
-  // Refuse any "." or ".." segment outright, before the filesystem sees it.
+  // Refuse any "." or ".." segment outright, before the filesystem sees it,
+  // and dotfiles (.git, .env, editor leftovers) with them.
   std::size_t start = 0;
   while (start <= path.size ()) {
     std::size_t end = path.find ('/', start);
     if (end == std::string::npos)
       end = path.size ();
     std::string_view seg (path.data () + start, end - start);
-    if (seg == "." || seg == "..")
+    if (!seg.empty () && seg[0] == '.')
       return std::nullopt;
     start = end + 1;
   }
@@ -90,8 +97,11 @@ StaticFiles::resolve (std::string_view request_path) const
   if (g_file_test (full.c_str (), G_FILE_TEST_IS_DIR))
     full = canonical (full + "/index.html");
   // Symlinks pointing out of the root are outside it too.
+  // Only the page's own kinds of file: build files (meson.build), notes and
+  // sources that happen to sit in the root are not served.
   if (full.compare (0, root_.size () + 1, root_ + "/") != 0 ||
-      !g_file_test (full.c_str (), G_FILE_TEST_IS_REGULAR))
+      !g_file_test (full.c_str (), G_FILE_TEST_IS_REGULAR) ||
+      !mime_type (full))
     return std::nullopt;
   return full;
 }

@@ -1,5 +1,6 @@
-// Serves the call page from a web root: GET/HEAD only, known MIME types,
-// nothing outside the root, real 404s.
+// Serves the call page from a web root: GET/HEAD only, files of the page's
+// own MIME types (no build files, no dotfiles), nothing outside the root,
+// real 404s.
 #pragma once
 
 #include <libsoup/soup.h>
@@ -21,6 +22,7 @@ public:
   // is malformed or does not exist. Exposed for tests.
   std::optional<std::string> resolve (std::string_view request_path) const;
 
+  // nullptr for a file that is not of a page's kind.
   static const char *mime_type (std::string_view file);
 
 private:

@@ -60,6 +60,13 @@ struct WebRoot {
     write ("web/favicon.svg", "<svg xmlns='http://www.w3.org/2000/svg'/>");
     write ("web/sub/index.html", "sub index");
     write ("secret.txt", "SECRET");
+    // Not the page's: build files, notes, dotfiles.
+    write ("web/meson.build", "SECRET install_data()");
+    write ("web/NOTES.md", "SECRET notes");
+    write ("web/.hidden", "SECRET");
+    write ("web/.env.js", "SECRET");
+    g_mkdir_with_parents ((std::string (dir) + "/web/.git").c_str (), 0755);
+    write ("web/.git/config.json", "SECRET");
   }
 
   ~WebRoot ()
@@ -483,12 +490,19 @@ struct HttpReply {
   guint status;
   std::string type;
   std::string body;
+  std::string head;
+
+  bool has_header (const char *line) const
+  {
+    return head.find (std::string ("\r\n") + line) != std::string::npos;
+  }
 };
 
 // A raw HTTP/1.1 request, so that paths reach the server exactly as
 // written (HTTP clients normalise "/../" away).
 HttpReply
-http (const ServerProcess &server, const char *method, const char *path)
+http (const ServerProcess &server, const char *method, const char *path,
+    const std::string &headers = {}, const std::string &body = {})
 {
   g_autoptr (GSocketClient) sc = g_socket_client_new ();
   g_autoptr (GError) err = nullptr;
@@ -497,7 +511,8 @@ http (const ServerProcess &server, const char *method, const char *path)
       host.c_str (), 0, nullptr, &err);
   g_assert_no_error (err);
   std::string request = std::string (method) + " " + path + " HTTP/1.1\r\n"
-      "Host: " + host + "\r\nConnection: close\r\n\r\n";
+      "Host: " + host + "\r\nConnection: close\r\n" + headers + "\r\n" +
+      body;
   g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)),
       request.data (), request.size (), nullptr, nullptr, &err);
   g_assert_no_error (err);
@@ -510,10 +525,11 @@ http (const ServerProcess &server, const char *method, const char *path)
     response.append (buf, n);
   g_assert_no_error (err);
 
-  HttpReply reply {0, "", ""};
+  HttpReply reply {0, "", "", ""};
   std::size_t head_end = response.find ("\r\n\r\n");
   g_assert_true (head_end != std::string::npos);
   std::string head = response.substr (0, head_end);
+  reply.head = head;
   reply.body = response.substr (head_end + 4);
   g_assert_true (g_str_has_prefix (head.c_str (), "HTTP/1.1 "));
   reply.status = (guint) atoi (head.c_str () + 9);
@@ -553,6 +569,8 @@ test_http_static (void)
     "/%2E%2E%2Fsecret.txt", "/..%2fsecret.txt", "/sub/%2e%2e/%2e%2e/secret.txt",
     "/%00index.html", "/index.html%00.js", "/sub/./../../secret.txt",
     "index.html", "/index.html/", "/web/index.html",
+    "/meson.build", "/NOTES.md", "/.hidden", "/.env.js", "/.git/config.json",
+    "/%2ehidden", "/sub/../.hidden",
   };
   for (const char *path : missing) {
     HttpReply r = http (server, "GET", path);
@@ -569,6 +587,47 @@ test_http_static (void)
   HttpReply health = http (server, "GET", "/healthz");
   g_assert_cmpuint (health.status, ==, 200);
   g_assert_true (health.body.find ("\"status\":\"ok\"") != std::string::npos);
+}
+
+// Issue 19, item 9: every response carries the policy and the security
+// headers, errors included.
+void
+test_security_headers (void)
+{
+  ServerProcess server;
+  HttpReply replies[] = {
+    http (server, "GET", "/"), http (server, "GET", "/app.js"),
+    http (server, "GET", "/nope"), http (server, "POST", "/"),
+    http (server, "GET", "/healthz"), http (server, "GET", "/.hidden"),
+  };
+  for (const HttpReply &r : replies) {
+    for (const char *line : {"X-Content-Type-Options: nosniff",
+          "Referrer-Policy: no-referrer", "X-Frame-Options: DENY",
+          "Content-Security-Policy: default-src 'self'"})
+      if (!r.has_header (line))
+        g_error ("a %u response has no \"%s\": %s", r.status, line,
+            r.head.c_str ());
+    g_assert_true (r.head.find ("frame-ancestors 'none'") != std::string::npos);
+  }
+}
+
+// Issue 19, item 3: a body is refused from its headers, not read whole.
+void
+test_request_bodies_refused (void)
+{
+  ServerProcess server;
+  // 200 MB announced, a little sent: the answer comes without the rest.
+  HttpReply post = http (server, "POST", "/",
+      "Content-Length: 209715200\r\n", std::string (4096, 'x'));
+  g_assert_cmpuint (post.status, ==, 405);
+  g_assert_true (post.has_header ("Allow: GET, HEAD"));
+  g_assert_true (post.has_header ("X-Frame-Options: DENY"));
+  HttpReply get = http (server, "GET", "/",
+      "Transfer-Encoding: chunked\r\n", "1000\r\n" + std::string (4096, 'x'));
+  g_assert_cmpuint (get.status, ==, 413);
+  // Without a body, the page is still served.
+  g_assert_cmpuint (http (server, "GET", "/").status, ==, 200);
+  g_assert_true (server.running ());
 }
 
 void
@@ -710,6 +769,10 @@ test_origins (void)
     g_assert_true (listed.connected ());
     Client other (server, Client::Options {"/ws", "https://example.org"});
     g_assert_false (other.connected ());
+    // Issue 19, item 8: the page's own origin is never locked out.
+    std::string own = "http://127.0.0.1:" + std::to_string (server.port ());
+    Client same (server, Client::Options {"/ws", own.c_str ()});
+    g_assert_true (same.connected ());
   }
 }
 
@@ -829,6 +892,8 @@ main (int argc, char **argv)
   g_test_add_func ("/server/silent-peer-dropped", test_silent_peer_is_dropped);
   g_test_add_func ("/server/200-clients-100-rooms", test_many_rooms_nothing_misrouted);
   g_test_add_func ("/server/http-static", test_http_static);
+  g_test_add_func ("/server/security-headers", test_security_headers);
+  g_test_add_func ("/server/request-bodies-refused", test_request_bodies_refused);
   g_test_add_func ("/server/bad-options", test_bad_options_are_refused);
   g_test_add_func ("/server/access-tokens", test_access_tokens);
   g_test_add_func ("/server/expired-token", test_expired_token);
