@@ -211,12 +211,14 @@ SignallingServer::accept_all (Listener &listener)
     }
     if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
       return;
-    if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES)) {
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED) ||
+        g_error_matches (err, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE)) {
       g_debug ("accept failed: %s", err->message);   // the client gave up
       continue;
     }
-    // Out of descriptors: free one for later, and wait a little rather
-    // than spin on a listening socket that stays readable.
+    // Out of descriptors (EMFILE, ENFILE) or memory: free one for later,
+    // and wait a little rather than spin on a listening socket that stays
+    // readable.
     gint64 now = g_get_monotonic_time ();
     if (now - last_accept_error_log_us_ >= G_USEC_PER_SEC) {
       last_accept_error_log_us_ = now;
