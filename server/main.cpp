@@ -92,9 +92,9 @@ token_command (int argc, char **argv)
         "90s, 15m, 1h or 7d\n", ttl);
     return 2;
   }
-  g_print ("%s\n", make_access_token (secret, room,
-          g_get_real_time () / G_USEC_PER_SEC + seconds,
-          name ? name : "").c_str ());
+  std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+  g_print ("%s\n", make_access_token (secret, room, now + seconds,
+          name ? name : "", now).c_str ());
   return 0;
 }
 
@@ -139,6 +139,16 @@ server_options ()
       "Joining needs an HS256 token signed with SECRET (better in the "
       "environment or the config file than in process lists); make one with "
       "`p2pcall-server token`", "SECRET", true},
+    {"auth-public-key", 0, "P2PCALL_AUTH_PUBLIC_KEY", K::kFile, "", 0, 0,
+      "Joining needs an RS256 or ES256 token signed by the private key of "
+      "this PEM public key (a login service signs, the server only checks); "
+      "with auth-secret too, either kind passes", "FILE", false},
+    {"auth-audience", 0, "P2PCALL_AUTH_AUDIENCE", K::kText, "", 0, 0,
+      "Tokens must name this in their aud claim; empty: aud is not checked",
+      "AUDIENCE", false},
+    {"max-token-lifetime", 0, "P2PCALL_MAX_TOKEN_LIFETIME", K::kDuration, "",
+      1, 3650 * 86400, "Tokens whose exp lies further ahead are refused, "
+      "such as 1h or 7d; empty: any", "DURATION", false},
     {"allowed-origin", 0, "P2PCALL_ALLOWED_ORIGINS", K::kList, "", 0, 0,
       "Web origin allowed to open the WebSocket, repeatable; * for any; "
       "none given: the page's own origin (clients sending no Origin pass)",
@@ -238,12 +248,31 @@ main (int argc, char **argv)
   options.registry.burst = burst;
   options.allowed_origins = config.list ("allowed-origin");
 
-  if (!auth_secret.empty ()) {
-    options.registry.authorize = [auth_secret] (const std::string &room,
-        const char *token, std::string &name) {
-      return check_access_token (auth_secret, token, room,
+  TokenPolicy tokens;
+  tokens.secret = auth_secret;
+  tokens.audience = config.text ("auth-audience");
+  if (config.is_set ("auth-public-key") &&
+      !load_public_key (config.text ("auth-public-key"),
+          tokens.public_key_pem, error))
+    return fail (error);
+  if (config.is_set ("max-token-lifetime") &&
+      !config.duration ("max-token-lifetime", tokens.max_lifetime, error))
+    return fail (error);
+  if (!tokens.secret.empty () || !tokens.public_key_pem.empty ()) {
+    options.registry.authorize = [tokens] (const std::string &room,
+        const char *token, std::string &name) -> const char * {
+      const char *why = check_access_token (tokens, token, room,
           g_get_real_time () / G_USEC_PER_SEC, name);
+      if (!why || !token || !*token)
+        return why;
+      // The reason is for the host only: telling a forger which check
+      // failed helps the next attempt.
+      g_message ("access token refused for room=%s: %s", room.c_str (), why);
+      return "the access token was refused";
     };
+  } else if (!tokens.audience.empty () || tokens.max_lifetime) {
+    return fail ("--auth-audience and --max-token-lifetime need "
+        "--auth-secret or --auth-public-key");
   }
 
   if (!turn.empty ()) {
