@@ -2,6 +2,7 @@
 #include "access_token.h"
 #include "config.h"
 #include "ice_servers.h"
+#include "metrics.h"
 #include "signalling_server.h"
 
 #include <glib-unix.h>
@@ -173,6 +174,10 @@ server_options ()
       "Messages a connection may send per second on average", "N", false},
     {"message-burst", 0, "P2PCALL_MESSAGE_BURST", K::kNumber, burst, 1,
       1000000, "Messages a connection may send at once", "N", false},
+    {"metrics-address", 0, "P2PCALL_METRICS_ADDRESS", K::kText, "", 0, 0,
+      "Serve Prometheus metrics at /metrics on this separate listener: PORT "
+      "(on loopback) or ADDRESS:PORT such as 127.0.0.1:9090; empty: none. "
+      "Keep it off public interfaces", "[ADDR:]PORT", false},
     {"verbose", 'v', "P2PCALL_VERBOSE", K::kFlag, "", 0, 0,
       "Log debug detail (never SDP bodies)", "", false},
   };
@@ -291,6 +296,7 @@ main (int argc, char **argv)
       std::string user = turn_rest_username (
           g_get_real_time () / G_USEC_PER_SEC + ttl, peer_id);
       std::string password = turn_rest_password (turn_secret, user);
+      metrics::turn_credentials_issued ();
       JsonObject *server = json_object_new ();
       JsonArray *list = json_array_new ();
       for (const std::string &u : turn)
@@ -315,6 +321,13 @@ main (int argc, char **argv)
     options.tls_certificate = certificate;
   }
 
+  std::string metrics_address;
+  guint16 metrics_port = 0;
+  if (!config.text ("metrics-address").empty () &&
+      !metrics::parse_address (config.text ("metrics-address"),
+          metrics_address, metrics_port, error))
+    return fail (error);
+
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
 
@@ -324,6 +337,14 @@ main (int argc, char **argv)
     g_printerr ("p2pcall-server: cannot listen on %s port %u: %s\n",
         address.empty () ? "every interface" : address.c_str (),
         (guint) port, err->message);
+    return 1;
+  }
+
+  metrics::MetricsServer metrics_server;
+  if (!metrics_address.empty () &&
+      !metrics_server.start (metrics_address, metrics_port, &err)) {
+    g_printerr ("p2pcall-server: cannot serve metrics on %s port %u: %s\n",
+        metrics_address.c_str (), metrics_port, err->message);
     return 1;
   }
 
@@ -338,6 +359,8 @@ main (int argc, char **argv)
   // Tests and scripts read this line to learn the port.
   g_print ("p2pcall-server: listening on %s (page at /, WebSocket at /ws, "
       "web root %s)\n", server.url ().c_str (), options.web_root.c_str ());
+  if (!metrics_address.empty ())
+    g_print ("p2pcall-server: metrics at %s\n", metrics_server.url ().c_str ());
   fflush (stdout);
 
   g_main_loop_run (loop);
