@@ -2,6 +2,7 @@
 #include "access_token.h"
 #include "config.h"
 #include "ice_servers.h"
+#include "logging.h"
 #include "metrics.h"
 #include "signalling_server.h"
 
@@ -178,6 +179,9 @@ server_options ()
       "Serve Prometheus metrics at /metrics on this separate listener: PORT "
       "(on loopback) or ADDRESS:PORT such as 127.0.0.1:9090; empty: none. "
       "Keep it off public interfaces", "[ADDR:]PORT", false},
+    {"log-format", 0, "P2PCALL_LOG_FORMAT", K::kText, "text", 0, 0,
+      "text, or json for one JSON object per line (time, level, event, room, "
+      "peer, ...) for log collectors", "FORMAT", false},
     {"verbose", 'v', "P2PCALL_VERBOSE", K::kFlag, "", 0, 0,
       "Log debug detail (never SDP bodies)", "", false},
   };
@@ -225,6 +229,12 @@ main (int argc, char **argv)
       !config.duration ("turn-ttl", turn_ttl, error) ||
       !config.flag ("verbose", verbose, error))
     return fail (error);
+  std::string log_format = config.text ("log-format");
+  if (log_format != "text" && log_format != "json")
+    return fail (config.origin ("log-format") + " must be text or json, not \"" +
+        log_format + "\"");
+  install_log_writer (log_format == "json" ? LogFormat::kJson :
+      LogFormat::kText);
   std::string address = config.text ("address");
   std::string web_root = config.text ("web-root");
   std::string auth_secret = config.text ("auth-secret");
@@ -272,7 +282,7 @@ main (int argc, char **argv)
         return why;
       // The reason is for the host only: telling a forger which check
       // failed helps the next attempt.
-      g_message ("access token refused for room=%s: %s", room.c_str (), why);
+      g_message ("refused token room=%s: %s", room.c_str (), why);
       return "the access token was refused";
     };
   } else if (!tokens.audience.empty () || tokens.max_lifetime) {

@@ -4,8 +4,8 @@
 // page.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
 import { startServer, stopAll } from '../browser/lib/harness.mjs';
+import { member, waitOutput } from './lib.mjs';
 
 after(stopAll);
 
@@ -39,31 +39,9 @@ async function scrape(url) {
   return parseMetrics(await reply.text());
 }
 
-// A member whose incoming messages can be awaited by type.
-async function member(server) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
-  const inbox = [];
-  let wake = () => {};
-  ws.on('message', (data) => { inbox.push(JSON.parse(data)); wake(); });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  return {
-    ws,
-    send: (msg) => ws.send(JSON.stringify(msg)),
-    async receive(type) {
-      for (;;) {
-        const i = inbox.findIndex((m) => m.type === type);
-        if (i >= 0) return inbox.splice(i, 1)[0];
-        await new Promise((resolve) => { wake = resolve; });
-      }
-    },
-  };
-}
-
 test('metrics during a call', async () => {
   const server = await startServer({ args: ['--metrics-address', '127.0.0.1:0'] });
-  const line = /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/;
-  while (!line.test(server.output())) await new Promise((r) => setTimeout(r, 50));
-  const metricsUrl = line.exec(server.output())[1];
+  const [, metricsUrl] = await waitOutput(server, /metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/);
   assert.notEqual(new URL(metricsUrl).port, String(server.port));
 
   const before = await scrape(metricsUrl);
