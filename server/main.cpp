@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 using namespace p2pcall::server;
 
@@ -187,6 +188,81 @@ server_options ()
   };
 }
 
+// What SIGHUP reads again without dropping anyone: the token keys, the
+// TURN secret and the TLS certificate, from the config file and the files
+// it names (the command line and the environment stay as they were).
+struct Secrets {
+  TokenPolicy tokens;
+  std::string turn_secret;
+  std::unique_ptr<GTlsCertificate, decltype (&g_object_unref)> certificate {
+    nullptr, g_object_unref};
+};
+
+bool
+load_secrets (const Config &config, Secrets &out, std::string &error)
+{
+  out.tokens.secret = config.text ("auth-secret");
+  out.tokens.audience = config.text ("auth-audience");
+  out.turn_secret = config.text ("turn-secret");
+  if (!config.text ("auth-public-key").empty () &&
+      !load_public_key (config.text ("auth-public-key"),
+          out.tokens.public_key_pem, error))
+    return false;
+  if (config.is_set ("max-token-lifetime") &&
+      !config.duration ("max-token-lifetime", out.tokens.max_lifetime, error))
+    return false;
+  if (out.tokens.secret.empty () && out.tokens.public_key_pem.empty () &&
+      (!out.tokens.audience.empty () || out.tokens.max_lifetime)) {
+    error = "--auth-audience and --max-token-lifetime need --auth-secret or "
+        "--auth-public-key";
+    return false;
+  }
+  std::string cert = config.text ("tls-cert"), key = config.text ("tls-key");
+  if (cert.empty () && key.empty ())
+    return true;
+  if (cert.empty () || key.empty ()) {
+    error = "--tls-cert and --tls-key go together";
+    return false;
+  }
+  g_autoptr (GError) err = nullptr;
+  out.certificate.reset (g_tls_certificate_new_from_files (cert.c_str (),
+          key.c_str (), &err));
+  if (!out.certificate) {
+    error = "cannot load TLS certificate \"" + cert + "\" / key \"" + key +
+        "\": " + err->message;
+    return false;
+  }
+  return true;
+}
+
+// SIGHUP: everything or nothing; a bad file leaves the running values.
+void
+reload_secrets (GStrv arguments, Secrets &secrets, SignallingServer &server)
+{
+  g_auto (GStrv) argv = g_strdupv (arguments);
+  int argc = (int) g_strv_length (argv);
+  char **parsed = argv;
+  Config config (server_options ());
+  Secrets fresh;
+  std::string error;
+  if (!config.parse (argc, parsed, nullptr, nullptr, error) ||
+      !load_secrets (config, fresh, error)) {
+    g_warning ("reload failed, keeping the running secrets: %s",
+        error.c_str ());
+    return;
+  }
+  bool had_tls = secrets.certificate != nullptr;
+  if (had_tls != (fresh.certificate != nullptr)) {
+    g_warning ("reload failed, keeping the running secrets: turning TLS on or "
+        "off needs a restart");
+    return;
+  }
+  if (fresh.certificate)
+    server.set_tls_certificate (fresh.certificate.get ());
+  secrets = std::move (fresh);
+  g_message ("reloaded secrets%s", had_tls ? " and TLS certificate" : "");
+}
+
 int
 fail (const std::string &error)
 {
@@ -202,6 +278,8 @@ main (int argc, char **argv)
   if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
     return token_command (argc - 1, argv + 1);
 
+  // SIGHUP parses the same command line again.
+  g_auto (GStrv) arguments = g_strdupv (argv);
   Config config (server_options ());
   std::string error;
   if (!config.parse (argc, argv,
@@ -237,10 +315,9 @@ main (int argc, char **argv)
       LogFormat::kText);
   std::string address = config.text ("address");
   std::string web_root = config.text ("web-root");
-  std::string auth_secret = config.text ("auth-secret");
-  std::string turn_secret = config.text ("turn-secret");
-  std::string tls_cert = config.text ("tls-cert");
-  std::string tls_key = config.text ("tls-key");
+  Secrets secrets;
+  if (!load_secrets (config, secrets, error))
+    return fail (error);
   std::vector<std::string> turn = config.list ("turn-server");
 
   ServerOptions options;
@@ -263,35 +340,25 @@ main (int argc, char **argv)
   options.registry.burst = burst;
   options.allowed_origins = config.list ("allowed-origin");
 
-  TokenPolicy tokens;
-  tokens.secret = auth_secret;
-  tokens.audience = config.text ("auth-audience");
-  if (config.is_set ("auth-public-key") &&
-      !load_public_key (config.text ("auth-public-key"),
-          tokens.public_key_pem, error))
-    return fail (error);
-  if (config.is_set ("max-token-lifetime") &&
-      !config.duration ("max-token-lifetime", tokens.max_lifetime, error))
-    return fail (error);
-  if (!tokens.secret.empty () || !tokens.public_key_pem.empty ()) {
-    options.registry.authorize = [tokens] (const std::string &room,
-        const char *token, std::string &name) -> const char * {
-      const char *why = check_access_token (tokens, token, room,
-          g_get_real_time () / G_USEC_PER_SEC, name);
-      if (!why || !token || !*token)
-        return why;
-      // The reason is for the host only: telling a forger which check
-      // failed helps the next attempt.
-      g_message ("refused token room=%s: %s", room.c_str (), why);
-      return "the access token was refused";
-    };
-  } else if (!tokens.audience.empty () || tokens.max_lifetime) {
-    return fail ("--auth-audience and --max-token-lifetime need "
-        "--auth-secret or --auth-public-key");
-  }
+  // Always asked, so a SIGHUP can turn tokens on or off; with no key
+  // configured every join passes.
+  options.registry.authorize = [&secrets] (const std::string &room,
+      const char *token, std::string &name) -> const char * {
+    const TokenPolicy &tokens = secrets.tokens;
+    if (tokens.secret.empty () && tokens.public_key_pem.empty ())
+      return nullptr;
+    const char *why = check_access_token (tokens, token, room,
+        g_get_real_time () / G_USEC_PER_SEC, name);
+    if (!why || !token || !*token)
+      return why;
+    // The reason is for the host only: telling a forger which check
+    // failed helps the next attempt.
+    g_message ("refused token room=%s: %s", room.c_str (), why);
+    return "the access token was refused";
+  };
 
   if (!turn.empty ()) {
-    if (turn_secret.empty ())
+    if (secrets.turn_secret.empty ())
       return fail (config.origin ("turn-server") + " needs --turn-secret (or "
           "P2PCALL_TURN_SECRET, or turn-secret in the config file)");
     for (const std::string &u : turn) {
@@ -301,11 +368,11 @@ main (int argc, char **argv)
             "expected turn:HOST:PORT or turns:HOST:PORT");
     }
     std::int64_t ttl = turn_ttl;
-    options.registry.add_ice_servers = [turn, turn_secret, ttl] (
+    options.registry.add_ice_servers = [turn, &secrets, ttl] (
         JsonArray *ice, const std::string &peer_id) {
       std::string user = turn_rest_username (
           g_get_real_time () / G_USEC_PER_SEC + ttl, peer_id);
-      std::string password = turn_rest_password (turn_secret, user);
+      std::string password = turn_rest_password (secrets.turn_secret, user);
       metrics::turn_credentials_issued ();
       JsonObject *server = json_object_new ();
       JsonArray *list = json_array_new ();
@@ -319,17 +386,11 @@ main (int argc, char **argv)
   }
 
   g_autoptr (GError) err = nullptr;
-  g_autoptr (GTlsCertificate) certificate = nullptr;
-  if (!tls_cert.empty () || !tls_key.empty ()) {
-    if (tls_cert.empty () || tls_key.empty ())
-      return fail ("--tls-cert and --tls-key go together");
-    certificate = g_tls_certificate_new_from_files (tls_cert.c_str (),
-        tls_key.c_str (), &err);
-    if (!certificate)
-      return fail ("cannot load TLS certificate \"" + tls_cert + "\" / key \"" +
-          tls_key + "\": " + err->message);
-    options.tls_certificate = certificate;
-  }
+  // The server keeps this pointer to know it speaks https; reloads hand it
+  // new certificates but this one stays alive.
+  g_autoptr (GTlsCertificate) first_certificate = secrets.certificate ?
+      G_TLS_CERTIFICATE (g_object_ref (secrets.certificate.get ())) : nullptr;
+  options.tls_certificate = first_certificate;
 
   std::string metrics_address;
   guint16 metrics_port = 0;
@@ -365,6 +426,16 @@ main (int argc, char **argv)
   };
   g_unix_signal_add (SIGINT, quit, loop);
   g_unix_signal_add (SIGTERM, quit, loop);
+  struct Reload {
+    GStrv arguments;
+    Secrets *secrets;
+    SignallingServer *server;
+  } reload {arguments, &secrets, &server};
+  g_unix_signal_add (SIGHUP, +[] (gpointer data) -> gboolean {
+        auto *r = static_cast<Reload *> (data);
+        reload_secrets (r->arguments, *r->secrets, *r->server);
+        return G_SOURCE_CONTINUE;
+      }, &reload);
 
   // Tests and scripts read this line to learn the port.
   g_print ("p2pcall-server: listening on %s (page at /, WebSocket at /ws, "

@@ -147,6 +147,12 @@ SignallingServer::url () const
 }
 
 void
+SignallingServer::set_tls_certificate (GTlsCertificate *certificate)
+{
+  soup_server_set_tls_certificate (soup_, certificate);
+}
+
+void
 SignallingServer::shutdown ()
 {
   for (auto &entry : connections_) {

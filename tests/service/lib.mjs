@@ -2,9 +2,11 @@
 // server to print something.
 import WebSocket from 'ws';
 
-// A member whose incoming messages can be awaited by type.
+// A member whose incoming messages can be awaited by type. Over wss it
+// takes the test's self-signed certificate.
 export async function member(server) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`);
+  const scheme = server.url.startsWith('https:') ? 'wss' : 'ws';
+  const ws = new WebSocket(`${scheme}://127.0.0.1:${server.port}/ws`, { rejectUnauthorized: false });
   const inbox = [];
   let wake = () => {};
   ws.on('message', (data) => { inbox.push(JSON.parse(data)); wake(); });
