@@ -1,6 +1,9 @@
 // p2pcall-server: the room signalling server that also serves the call page.
 #include "access_token.h"
+#include "config.h"
 #include "ice_servers.h"
+#include "logging.h"
+#include "metrics.h"
 #include "signalling_server.h"
 
 #include <glib-unix.h>
@@ -8,6 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 
 using namespace p2pcall::server;
 
@@ -25,13 +29,6 @@ default_web_root ()
   return P2PCALL_INSTALLED_WEB_ROOT;
 }
 
-const char *
-env_or (const char *name, const char *fallback)
-{
-  const char *value = g_getenv (name);
-  return value && *value ? value : fallback;
-}
-
 // GOption replaces a string option's pointer without freeing what was
 // there, so string defaults are filled in after parsing (no leak).
 void
@@ -39,13 +36,6 @@ set_default (char *&option, const char *fallback)
 {
   if (!option && fallback)
     option = g_strdup (fallback);
-}
-
-bool
-parse_count (const char *text, guint64 min, guint64 max, guint64 &out)
-{
-  g_autoptr (GError) err = nullptr;
-  return g_ascii_string_to_unsigned (text, 10, min, max, &out, &err);
 }
 
 // Every member holds a socket: use all the descriptors the system allows
@@ -105,10 +95,179 @@ token_command (int argc, char **argv)
         "90s, 15m, 1h or 7d\n", ttl);
     return 2;
   }
-  g_print ("%s\n", make_access_token (secret, room,
-          g_get_real_time () / G_USEC_PER_SEC + seconds,
-          name ? name : "").c_str ());
+  std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+  g_print ("%s\n", make_access_token (secret, room, now + seconds,
+          name ? name : "", now).c_str ());
   return 0;
+}
+
+// Every option of the server, each defined once: the command line, the
+// environment and --config FILE read this table, and --print-config writes
+// the packaged configuration file from it.
+std::vector<OptionSpec>
+server_options ()
+{
+  using K = OptionKind;
+  std::string default_ice;
+  for (const char *url : kDefaultIceServers)
+    default_ice += (default_ice.empty () ? "" : ",") + std::string (url);
+  auto count = [] (auto n) { return std::to_string (n); };
+  char rate[G_ASCII_DTOSTR_BUF_SIZE], burst[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd (rate, sizeof (rate), "%g", kDefaultMessagesPerSecond);
+  g_ascii_formatd (burst, sizeof (burst), "%g", kDefaultBurst);
+  return {
+    {"address", 'a', "P2PCALL_ADDRESS", K::kText, "", 0, 0,
+      "IP address to listen on; empty: every interface", "ADDR", false},
+    {"port", 'p', "PORT", K::kInteger, count (kDefaultPort), 0, 65535,
+      "TCP port, 0 for any free one", "PORT", false},
+    {"web-root", 0, "P2PCALL_WEB_ROOT", K::kFile, "", 0, 0,
+      "Folder with the call page; empty: the installed page, or the source "
+      "tree's web/ when run from a build", "DIR", false},
+    {"ice-server", 0, "P2PCALL_ICE_SERVERS", K::kList, default_ice, 0, 0,
+      "STUN/TURN server advertised to joiners, repeatable: stun:HOST:PORT, "
+      "turn://USER:PASS@HOST:PORT; \"none\" for none", "URL", false},
+    {"max-room-size", 0, "P2PCALL_MAX_ROOM_SIZE", K::kInteger,
+      count (kDefaultMaxRoomSize), 2, 1000, "Members per room", "N", false},
+    {"max-message-size", 0, "P2PCALL_MAX_MESSAGE_SIZE", K::kInteger,
+      count (kDefaultMaxMessageSize), 1024, 16 * 1024 * 1024,
+      "Largest message in bytes; larger ones close the connection with 1009",
+      "BYTES", false},
+    // From 2 s: at 1 s a live member had half a second to answer its ping
+    // (SignallingServer::on_keepalive_check), which a busy machine missed.
+    {"keepalive-interval", 0, "P2PCALL_KEEPALIVE_INTERVAL", K::kInteger,
+      count (kDefaultKeepaliveSeconds), 2, 3600,
+      "Seconds between WebSocket pings; silent peers are dropped within two "
+      "intervals", "SECONDS", false},
+    {"auth-secret", 0, "P2PCALL_AUTH_SECRET", K::kText, "", 0, 0,
+      "Joining needs an HS256 token signed with SECRET (better in the "
+      "environment or the config file than in process lists); make one with "
+      "`p2pcall-server token`", "SECRET", true},
+    {"auth-public-key", 0, "P2PCALL_AUTH_PUBLIC_KEY", K::kFile, "", 0, 0,
+      "Joining needs an RS256 or ES256 token signed by the private key of "
+      "this PEM public key (a login service signs, the server only checks); "
+      "with auth-secret too, either kind passes", "FILE", false},
+    {"auth-audience", 0, "P2PCALL_AUTH_AUDIENCE", K::kText, "", 0, 0,
+      "Tokens must name this in their aud claim; empty: aud is not checked",
+      "AUDIENCE", false},
+    {"max-token-lifetime", 0, "P2PCALL_MAX_TOKEN_LIFETIME", K::kDuration, "",
+      1, 3650 * 86400, "Tokens whose exp lies further ahead are refused, "
+      "such as 1h or 7d; empty: any", "DURATION", false},
+    {"allowed-origin", 0, "P2PCALL_ALLOWED_ORIGINS", K::kList, "", 0, 0,
+      "Web origin allowed to open the WebSocket, repeatable; * for any; "
+      "none given: the page's own origin (clients sending no Origin pass)",
+      "ORIGIN", false},
+    {"tls-cert", 0, "P2PCALL_TLS_CERT", K::kFile, "", 0, 0,
+      "PEM certificate (chain): serve https and wss", "FILE", false},
+    {"tls-key", 0, "P2PCALL_TLS_KEY", K::kFile, "", 0, 0,
+      "PEM private key of tls-cert", "FILE", false},
+    {"turn-server", 0, "P2PCALL_TURN_SERVERS", K::kList, "", 0, 0,
+      "TURN server given to joiners with time-limited credentials, "
+      "repeatable: turn:HOST:PORT[?transport=udp]", "URL", false},
+    {"turn-secret", 0, "P2PCALL_TURN_SECRET", K::kText, "", 0, 0,
+      "coturn's static-auth-secret", "SECRET", true},
+    {"turn-ttl", 0, "P2PCALL_TURN_TTL", K::kDuration, "12h", 1, 365 * 86400,
+      "How long TURN credentials last", "DURATION", false},
+    {"max-connections-per-address", 0,
+      "P2PCALL_MAX_CONNECTIONS_PER_ADDRESS", K::kInteger,
+      count (kDefaultMaxConnectionsPerAddress), 1, 1000000,
+      "Open WebSockets per client address", "N", false},
+    {"max-messages-per-second", 0, "P2PCALL_MAX_MESSAGES_PER_SECOND",
+      K::kNumber, rate, 0.1, 1000000,
+      "Messages a connection may send per second on average", "N", false},
+    {"message-burst", 0, "P2PCALL_MESSAGE_BURST", K::kNumber, burst, 1,
+      1000000, "Messages a connection may send at once", "N", false},
+    {"metrics-address", 0, "P2PCALL_METRICS_ADDRESS", K::kText, "", 0, 0,
+      "Serve Prometheus metrics at /metrics on this separate listener: PORT "
+      "(on loopback) or ADDRESS:PORT such as 127.0.0.1:9090; empty: none. "
+      "Keep it off public interfaces", "[ADDR:]PORT", false},
+    {"log-format", 0, "P2PCALL_LOG_FORMAT", K::kText, "text", 0, 0,
+      "text, or json for one JSON object per line (time, level, event, room, "
+      "peer, ...) for log collectors", "FORMAT", false},
+    {"verbose", 'v', "P2PCALL_VERBOSE", K::kFlag, "", 0, 0,
+      "Log debug detail (never SDP bodies)", "", false},
+  };
+}
+
+// What SIGHUP reads again without dropping anyone: the token keys, the
+// TURN secret and the TLS certificate, from the config file and the files
+// it names (the command line and the environment stay as they were).
+struct Secrets {
+  TokenPolicy tokens;
+  std::string turn_secret;
+  std::unique_ptr<GTlsCertificate, decltype (&g_object_unref)> certificate {
+    nullptr, g_object_unref};
+};
+
+bool
+load_secrets (const Config &config, Secrets &out, std::string &error)
+{
+  out.tokens.secret = config.text ("auth-secret");
+  out.tokens.audience = config.text ("auth-audience");
+  out.turn_secret = config.text ("turn-secret");
+  if (!config.text ("auth-public-key").empty () &&
+      !load_public_key (config.text ("auth-public-key"),
+          out.tokens.public_key_pem, error))
+    return false;
+  if (config.is_set ("max-token-lifetime") &&
+      !config.duration ("max-token-lifetime", out.tokens.max_lifetime, error))
+    return false;
+  if (out.tokens.secret.empty () && out.tokens.public_key_pem.empty () &&
+      (!out.tokens.audience.empty () || out.tokens.max_lifetime)) {
+    error = "--auth-audience and --max-token-lifetime need --auth-secret or "
+        "--auth-public-key";
+    return false;
+  }
+  std::string cert = config.text ("tls-cert"), key = config.text ("tls-key");
+  if (cert.empty () && key.empty ())
+    return true;
+  if (cert.empty () || key.empty ()) {
+    error = "--tls-cert and --tls-key go together";
+    return false;
+  }
+  g_autoptr (GError) err = nullptr;
+  out.certificate.reset (g_tls_certificate_new_from_files (cert.c_str (),
+          key.c_str (), &err));
+  if (!out.certificate) {
+    error = "cannot load TLS certificate \"" + cert + "\" / key \"" + key +
+        "\": " + err->message;
+    return false;
+  }
+  return true;
+}
+
+// SIGHUP: everything or nothing; a bad file leaves the running values.
+void
+reload_secrets (GStrv arguments, Secrets &secrets, SignallingServer &server)
+{
+  g_auto (GStrv) argv = g_strdupv (arguments);
+  int argc = (int) g_strv_length (argv);
+  char **parsed = argv;
+  Config config (server_options ());
+  Secrets fresh;
+  std::string error;
+  if (!config.parse (argc, parsed, nullptr, nullptr, error) ||
+      !load_secrets (config, fresh, error)) {
+    g_warning ("reload failed, keeping the running secrets: %s",
+        error.c_str ());
+    return;
+  }
+  bool had_tls = secrets.certificate != nullptr;
+  if (had_tls != (fresh.certificate != nullptr)) {
+    g_warning ("reload failed, keeping the running secrets: turning TLS on or "
+        "off needs a restart");
+    return;
+  }
+  if (fresh.certificate)
+    server.set_tls_certificate (fresh.certificate.get ());
+  secrets = std::move (fresh);
+  g_message ("reloaded secrets%s", had_tls ? " and TLS certificate" : "");
+}
+
+int
+fail (const std::string &error)
+{
+  g_printerr ("p2pcall-server: %s\n", error.c_str ());
+  return 2;
 }
 
 }  // namespace
@@ -119,201 +278,105 @@ main (int argc, char **argv)
   if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
     return token_command (argc - 1, argv + 1);
 
-  g_autofree char *address = nullptr;
-  g_autofree char *port_text = nullptr;
-  g_autofree char *web_root = nullptr;
-  g_auto (GStrv) ice = nullptr;
-  int max_room_size = (int) kDefaultMaxRoomSize;
-  int keepalive = (int) kDefaultKeepaliveSeconds;
-  gint64 max_message = (gint64) kDefaultMaxMessageSize;
-  gboolean verbose = FALSE;
-  g_autofree char *auth_secret = nullptr;
-  g_auto (GStrv) origins = nullptr;
-  g_autofree char *tls_cert = nullptr;
-  g_autofree char *tls_key = nullptr;
-  g_auto (GStrv) turn = nullptr;
-  g_autofree char *turn_secret = nullptr;
-  g_autofree char *turn_ttl = nullptr;
-  int per_address = (int) kDefaultMaxConnectionsPerAddress;
-  double rate = kDefaultMessagesPerSecond;
-  double burst = kDefaultBurst;
-
-  GOptionEntry entries[] = {
-    {"address", 'a', 0, G_OPTION_ARG_STRING, &address,
-        "IP address to listen on (env P2PCALL_ADDRESS; default: every interface)",
-        "ADDR"},
-    {"port", 'p', 0, G_OPTION_ARG_STRING, &port_text,
-        "TCP port, 0 for any free one (env PORT; default 8080)", "PORT"},
-    {"web-root", 0, 0, G_OPTION_ARG_FILENAME, &web_root,
-        "Folder with the call page (env P2PCALL_WEB_ROOT; default: the "
-        "installed page, or the source tree's web/ when run from a build)",
-        "DIR"},
-    {"ice-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ice,
-        "STUN/TURN server advertised to joiners, repeatable: stun:HOST:PORT, "
-        "turn://USER:PASS@HOST:PORT; \"none\" for none (env "
-        "P2PCALL_ICE_SERVERS, comma-separated; default: two public STUN "
-        "servers)", "URL"},
-    {"max-room-size", 0, 0, G_OPTION_ARG_INT, &max_room_size,
-        "Members per room (default 8)", "N"},
-    {"max-message-size", 0, 0, G_OPTION_ARG_INT64, &max_message,
-        "Largest message in bytes; larger ones close the connection with "
-        "1009 (default 65536)", "BYTES"},
-    {"keepalive-interval", 0, 0, G_OPTION_ARG_INT, &keepalive,
-        "Seconds between WebSocket pings, 2 to 3600; silent peers are "
-        "dropped within two intervals (default 10)", "SECONDS"},
-    {"auth-secret", 0, 0, G_OPTION_ARG_STRING, &auth_secret,
-        "Joining needs an HS256 token signed with SECRET (better: env "
-        "P2PCALL_AUTH_SECRET, out of process lists); make one with "
-        "`p2pcall-server token`", "SECRET"},
-    {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &origins,
-        "Web origin allowed to open the WebSocket, repeatable; * for any "
-        "(default: the page's own origin; clients sending no Origin pass)",
-        "ORIGIN"},
-    {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
-        "PEM certificate (chain): serve https and wss", "FILE"},
-    {"tls-key", 0, 0, G_OPTION_ARG_FILENAME, &tls_key,
-        "PEM private key of --tls-cert", "FILE"},
-    {"turn-server", 0, 0, G_OPTION_ARG_STRING_ARRAY, &turn,
-        "TURN server given to joiners with time-limited credentials, "
-        "repeatable: turn:HOST:PORT[?transport=udp]", "URL"},
-    {"turn-secret", 0, 0, G_OPTION_ARG_STRING, &turn_secret,
-        "coturn's static-auth-secret (better: env P2PCALL_TURN_SECRET)",
-        "SECRET"},
-    {"turn-ttl", 0, 0, G_OPTION_ARG_STRING, &turn_ttl,
-        "How long TURN credentials last (default 12h)", "DURATION"},
-    {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &per_address,
-        "Open WebSockets per client address (default 64)", "N"},
-    {"max-messages-per-second", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
-        "Messages a connection may send per second on average (default 50)",
-        "N"},
-    {"message-burst", 0, 0, G_OPTION_ARG_DOUBLE, &burst,
-        "Messages a connection may send at once (default 200)", "N"},
-    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose,
-        "Log debug detail (never SDP bodies)", nullptr},
-    {nullptr}
-  };
-
-  g_autoptr (GOptionContext) context =
-      g_option_context_new ("- p2pcall room signalling server and call page");
-  g_option_context_set_summary (context,
-      "Serves the call page at / and the room protocol (protocol/PROTOCOL.md) "
-      "on a WebSocket at /ws (and /). Media never passes through it.");
-  g_option_context_add_main_entries (context, entries, nullptr);
-  g_autoptr (GError) err = nullptr;
-  if (!g_option_context_parse (context, &argc, &argv, &err)) {
-    g_printerr ("p2pcall-server: %s (see --help)\n", err->message);
-    return 2;
-  }
-  set_default (address, env_or ("P2PCALL_ADDRESS", ""));
-  set_default (port_text, env_or ("PORT", "8080"));
-  set_default (web_root, env_or ("P2PCALL_WEB_ROOT", ""));
-  set_default (auth_secret, g_getenv ("P2PCALL_AUTH_SECRET"));
-  set_default (turn_secret, g_getenv ("P2PCALL_TURN_SECRET"));
-  set_default (turn_ttl, "12h");
-
-  guint64 port = 0, room_size = 0, message = 0, interval = 0;
-  if (!parse_count (port_text, 0, 65535, port)) {
-    g_printerr ("p2pcall-server: port \"%s\" is not a number from 0 to 65535\n",
-        port_text);
-    return 2;
-  }
-  if (!parse_count (std::to_string (max_room_size).c_str (), 2, 1000,
-          room_size)) {
-    g_printerr ("p2pcall-server: --max-room-size must be from 2 to 1000\n");
-    return 2;
-  }
-  if (!parse_count (std::to_string (max_message).c_str (), 1024,
-          16 * 1024 * 1024, message)) {
-    g_printerr ("p2pcall-server: --max-message-size must be from 1024 to "
-        "16777216 bytes\n");
-    return 2;
-  }
-  // From 2 s: at 1 s a live member had half a second to answer its ping
-  // (SignallingServer::on_keepalive_check), which a busy machine missed.
-  if (!parse_count (std::to_string (keepalive).c_str (), 2, 3600, interval)) {
-    g_printerr ("p2pcall-server: --keepalive-interval must be from 2 to 3600 "
-        "seconds\n");
-    return 2;
+  // SIGHUP parses the same command line again.
+  g_auto (GStrv) arguments = g_strdupv (argv);
+  Config config (server_options ());
+  std::string error;
+  if (!config.parse (argc, argv,
+          "- p2pcall room signalling server and call page",
+          "Serves the call page at / and the room protocol "
+          "(protocol/PROTOCOL.md) on a WebSocket at /ws (and /). Media never "
+          "passes through it.", error))
+    return fail (error + " (see --help)");
+  if (config.print_requested ()) {
+    g_print ("%s", config.print ().c_str ());
+    return 0;
   }
 
-  std::vector<std::string> ice_urls;
-  if (ice) {
-    for (char **u = ice; *u; u++)
-      ice_urls.push_back (*u);
-  } else if (const char *env = g_getenv ("P2PCALL_ICE_SERVERS")) {
-    g_auto (GStrv) parts = g_strsplit (env, ",", -1);
-    for (char **u = parts; *u; u++)
-      if (**u)
-        ice_urls.push_back (g_strstrip (*u));
-  } else {
-    ice_urls.assign (std::begin (kDefaultIceServers),
-        std::end (kDefaultIceServers));
-  }
+  std::int64_t port = 0, room_size = 0, message = 0, interval = 0;
+  std::int64_t per_address = 0, turn_ttl = 0;
+  double rate = 0, burst = 0;
+  bool verbose = false;
+  if (!config.integer ("port", port, error) ||
+      !config.integer ("max-room-size", room_size, error) ||
+      !config.integer ("max-message-size", message, error) ||
+      !config.integer ("keepalive-interval", interval, error) ||
+      !config.integer ("max-connections-per-address", per_address, error) ||
+      !config.number ("max-messages-per-second", rate, error) ||
+      !config.number ("message-burst", burst, error) ||
+      !config.duration ("turn-ttl", turn_ttl, error) ||
+      !config.flag ("verbose", verbose, error))
+    return fail (error);
+  std::string log_format = config.text ("log-format");
+  if (log_format != "text" && log_format != "json")
+    return fail (config.origin ("log-format") + " must be text or json, not \"" +
+        log_format + "\"");
+  install_log_writer (log_format == "json" ? LogFormat::kJson :
+      LogFormat::kText);
+  std::string address = config.text ("address");
+  std::string web_root = config.text ("web-root");
+  Secrets secrets;
+  if (!load_secrets (config, secrets, error))
+    return fail (error);
+  std::vector<std::string> turn = config.list ("turn-server");
 
   ServerOptions options;
   options.address = address;
   options.port = (guint) port;
-  options.web_root = *web_root ? web_root : default_web_root ();
+  options.web_root = web_root.empty () ? default_web_root () : web_root;
   options.keepalive_seconds = (guint) interval;
-  options.max_message_size = message;
-  options.registry.max_room_size = room_size;
+  options.max_message_size = (guint64) message;
+  options.registry.max_room_size = (std::size_t) room_size;
   std::string ice_error;
-  if (!ice_servers_to_json (ice_urls, options.registry.ice_servers_json,
-          ice_error)) {
-    g_printerr ("p2pcall-server: %s\n", ice_error.c_str ());
-    return 2;
-  }
+  if (!ice_servers_to_json (config.list ("ice-server"),
+          options.registry.ice_servers_json, ice_error))
+    return fail (config.origin ("ice-server") + ": " + ice_error);
   if (!g_file_test ((options.web_root + "/index.html").c_str (),
-          G_FILE_TEST_IS_REGULAR)) {
-    g_printerr ("p2pcall-server: web root \"%s\" has no index.html "
-        "(set --web-root)\n", options.web_root.c_str ());
-    return 2;
-  }
-  if (per_address < 1 || rate <= 0 || burst < 1) {
-    g_printerr ("p2pcall-server: --max-connections-per-address, "
-        "--max-messages-per-second and --message-burst must be positive\n");
-    return 2;
-  }
+          G_FILE_TEST_IS_REGULAR))
+    return fail ("web root \"" + options.web_root + "\" has no index.html "
+        "(set " + config.origin ("web-root") + ")");
   options.max_connections_per_address = (guint) per_address;
   options.registry.messages_per_second = rate;
   options.registry.burst = burst;
-  for (char **o = origins; o && *o; o++)
-    options.allowed_origins.push_back (*o);
+  options.allowed_origins = config.list ("allowed-origin");
 
-  if (auth_secret && *auth_secret) {
-    std::string secret = auth_secret;
-    options.registry.authorize = [secret] (const std::string &room,
-        const char *token, std::string &name) {
-      return check_access_token (secret, token, room,
-          g_get_real_time () / G_USEC_PER_SEC, name);
-    };
-  }
+  // Always asked, so a SIGHUP can turn tokens on or off; with no key
+  // configured every join passes.
+  options.registry.authorize = [&secrets] (const std::string &room,
+      const char *token, std::string &name) -> const char * {
+    const TokenPolicy &tokens = secrets.tokens;
+    if (tokens.secret.empty () && tokens.public_key_pem.empty ())
+      return nullptr;
+    const char *why = check_access_token (tokens, token, room,
+        g_get_real_time () / G_USEC_PER_SEC, name);
+    if (!why || !token || !*token)
+      return why;
+    // The reason is for the host only: telling a forger which check
+    // failed helps the next attempt.
+    g_message ("refused token room=%s: %s", room.c_str (), why);
+    return "the access token was refused";
+  };
 
-  if (turn) {
-    std::int64_t ttl = parse_duration (turn_ttl);
-    if (!turn_secret || !*turn_secret || ttl <= 0) {
-      g_printerr ("p2pcall-server: --turn-server needs --turn-secret (or "
-          "P2PCALL_TURN_SECRET) and a --turn-ttl such as 12h\n");
-      return 2;
+  if (!turn.empty ()) {
+    if (secrets.turn_secret.empty ())
+      return fail (config.origin ("turn-server") + " needs --turn-secret (or "
+          "P2PCALL_TURN_SECRET, or turn-secret in the config file)");
+    for (const std::string &u : turn) {
+      if (!g_str_has_prefix (u.c_str (), "turn:") &&
+          !g_str_has_prefix (u.c_str (), "turns:"))
+        return fail (config.origin ("turn-server") + " \"" + u + "\": "
+            "expected turn:HOST:PORT or turns:HOST:PORT");
     }
-    std::vector<std::string> urls;
-    for (char **u = turn; *u; u++) {
-      if (!g_str_has_prefix (*u, "turn:") && !g_str_has_prefix (*u, "turns:")) {
-        g_printerr ("p2pcall-server: --turn-server \"%s\": expected "
-            "turn:HOST:PORT or turns:HOST:PORT\n", *u);
-        return 2;
-      }
-      urls.push_back (*u);
-    }
-    std::string secret = turn_secret;
-    options.registry.add_ice_servers = [urls, secret, ttl] (JsonArray *ice,
-        const std::string &peer_id) {
+    std::int64_t ttl = turn_ttl;
+    options.registry.add_ice_servers = [turn, &secrets, ttl] (
+        JsonArray *ice, const std::string &peer_id) {
       std::string user = turn_rest_username (
           g_get_real_time () / G_USEC_PER_SEC + ttl, peer_id);
-      std::string password = turn_rest_password (secret, user);
+      std::string password = turn_rest_password (secrets.turn_secret, user);
+      metrics::turn_credentials_issued ();
       JsonObject *server = json_object_new ();
       JsonArray *list = json_array_new ();
-      for (const std::string &u : urls)
+      for (const std::string &u : turn)
         json_array_add_string_element (list, u.c_str ());
       json_object_set_array_member (server, "urls", list);
       json_object_set_string_member (server, "username", user.c_str ());
@@ -322,20 +385,19 @@ main (int argc, char **argv)
     };
   }
 
-  g_autoptr (GTlsCertificate) certificate = nullptr;
-  if (tls_cert || tls_key) {
-    if (!tls_cert || !tls_key) {
-      g_printerr ("p2pcall-server: --tls-cert and --tls-key go together\n");
-      return 2;
-    }
-    certificate = g_tls_certificate_new_from_files (tls_cert, tls_key, &err);
-    if (!certificate) {
-      g_printerr ("p2pcall-server: cannot load TLS certificate \"%s\" / key "
-          "\"%s\": %s\n", tls_cert, tls_key, err->message);
-      return 2;
-    }
-    options.tls_certificate = certificate;
-  }
+  g_autoptr (GError) err = nullptr;
+  // The server keeps this pointer to know it speaks https; reloads hand it
+  // new certificates but this one stays alive.
+  g_autoptr (GTlsCertificate) first_certificate = secrets.certificate ?
+      G_TLS_CERTIFICATE (g_object_ref (secrets.certificate.get ())) : nullptr;
+  options.tls_certificate = first_certificate;
+
+  std::string metrics_address;
+  guint16 metrics_port = 0;
+  if (!config.text ("metrics-address").empty () &&
+      !metrics::parse_address (config.text ("metrics-address"),
+          metrics_address, metrics_port, error))
+    return fail (error);
 
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", G_LOG_DOMAIN, TRUE);
@@ -343,8 +405,17 @@ main (int argc, char **argv)
   raise_descriptor_limit ();
   SignallingServer server (options);
   if (!server.start (&err)) {
-    g_printerr ("p2pcall-server: cannot listen on %s port %s: %s\n",
-        *address ? address : "every interface", port_text, err->message);
+    g_printerr ("p2pcall-server: cannot listen on %s port %u: %s\n",
+        address.empty () ? "every interface" : address.c_str (),
+        (guint) port, err->message);
+    return 1;
+  }
+
+  metrics::MetricsServer metrics_server;
+  if (!metrics_address.empty () &&
+      !metrics_server.start (metrics_address, metrics_port, &err)) {
+    g_printerr ("p2pcall-server: cannot serve metrics on %s port %u: %s\n",
+        metrics_address.c_str (), metrics_port, err->message);
     return 1;
   }
 
@@ -355,10 +426,22 @@ main (int argc, char **argv)
   };
   g_unix_signal_add (SIGINT, quit, loop);
   g_unix_signal_add (SIGTERM, quit, loop);
+  struct Reload {
+    GStrv arguments;
+    Secrets *secrets;
+    SignallingServer *server;
+  } reload {arguments, &secrets, &server};
+  g_unix_signal_add (SIGHUP, +[] (gpointer data) -> gboolean {
+        auto *r = static_cast<Reload *> (data);
+        reload_secrets (r->arguments, *r->secrets, *r->server);
+        return G_SOURCE_CONTINUE;
+      }, &reload);
 
   // Tests and scripts read this line to learn the port.
   g_print ("p2pcall-server: listening on %s (page at /, WebSocket at /ws, "
       "web root %s)\n", server.url ().c_str (), options.web_root.c_str ());
+  if (!metrics_address.empty ())
+    g_print ("p2pcall-server: metrics at %s\n", metrics_server.url ().c_str ());
   fflush (stdout);
 
   g_main_loop_run (loop);

@@ -1,4 +1,5 @@
 #include "room_registry.h"
+#include "metrics.h"
 
 #include <algorithm>
 #include <cstring>
@@ -13,6 +14,7 @@ void
 send_error (std::vector<Outgoing> &out, ConnectionId to, const char *code,
     std::string_view message, std::string_view type = {})
 {
+  metrics::message_refused (code);
   out.push_back ({to, proto::build_error (code, message, type)});
 }
 
@@ -223,6 +225,7 @@ RoomRegistry::join (ConnectionId conn, JsonObject *msg,
   std::vector<ConnectionId> others = members;
   members.push_back (conn);
   members_[conn] = Member { id, room, name, nullptr, name_from_token };
+  metrics::member_joined (others.empty ());
   by_peer_id_[id] = conn;
 
   proto::JsonObjectPtr joined = proto::new_message (proto::kJoined);
@@ -284,6 +287,7 @@ RoomRegistry::leave (ConnectionId conn, bool reply, std::vector<Outgoing> &out)
   std::vector<ConnectionId> &members = rooms_[member.room];
   members.erase (std::remove (members.begin (), members.end (), conn),
       members.end ());
+  metrics::member_left (members.empty ());
 
   if (reply) {
     proto::JsonObjectPtr left = proto::new_message (proto::kLeft);
@@ -318,6 +322,7 @@ RoomRegistry::relay (ConnectionId conn, const char *type, JsonObject *msg,
     std::string_view text, std::vector<Outgoing> &out)
 {
   const Member &sender = members_.at (conn);
+  metrics::message_relayed (type);
   if (const char *to = proto::get_string (msg, "to")) {
     auto target = by_peer_id_.find (to);
     if (target == by_peer_id_.end () || target->first == sender.id ||
@@ -342,6 +347,7 @@ RoomRegistry::update_state (ConnectionId conn, JsonObject *msg,
     std::vector<Outgoing> &out)
 {
   Member &sender = members_.at (conn);
+  metrics::message_relayed (proto::kPeerState);
   JsonObject *state = proto::get_object (msg, "state");
   // A token's name holds for the whole membership; a name set here is cut
   // to the same length as one given at join.

@@ -1,4 +1,5 @@
 #include "signalling_server.h"
+#include "metrics.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -396,6 +397,12 @@ SignallingServer::url () const
 }
 
 void
+SignallingServer::set_tls_certificate (GTlsCertificate *certificate)
+{
+  soup_server_set_tls_certificate (soup_, certificate);
+}
+
+void
 SignallingServer::shutdown ()
 {
   for (auto &entry : connections_) {
@@ -718,6 +725,7 @@ SignallingServer::add_connection (SoupServerMessage *msg,
 
   g_debug ("connection %" G_GUINT64_FORMAT " from %s", id, remote.c_str ());
   connections_[id] = std::move (conn);
+  metrics::connection_opened ();
 }
 
 void
@@ -730,6 +738,7 @@ SignallingServer::on_message (ConnectionId id, SoupWebsocketDataType type,
   it->second->last_seen_us = g_get_monotonic_time ();
   if (it->second->meter)
     it->second->meter->mark ();
+  metrics::HandlingTimer timer;
 
   std::vector<Outgoing> out;
   gsize size = 0;
@@ -776,6 +785,7 @@ SignallingServer::on_closed (ConnectionId id)
   // handler returns so libsoup is not left holding a finalized object.
   std::unique_ptr<Connection> conn = std::move (it->second);
   connections_.erase (it);
+  metrics::connection_closed ();
   auto count = connections_per_address_.find (conn->remote);
   if (count != connections_per_address_.end () && --count->second == 0)
     connections_per_address_.erase (count);

@@ -67,6 +67,8 @@ public:
   bool start (GError ** error);
   // Closes every connection with 1001 (going away).
   void shutdown ();
+  // New TLS connections use @certificate (a reload); open ones keep theirs.
+  void set_tls_certificate (GTlsCertificate * certificate);
   // http://ADDRESS:PORT/ of the first listener.
   std::string url () const;
 

@@ -3,6 +3,12 @@
 #include "ice_servers.h"
 #include "room_registry.h"
 
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <jwt.h>
+
+#include <cstdlib>
+
 using namespace p2pcall::server;
 namespace proto = p2pcall::protocol;
 
@@ -58,6 +64,216 @@ test_tokens (void)
     g_assert_nonnull (check ("s3cret", junk, "myroom"));
   std::string name2;
   g_assert_nonnull (check_access_token ("s3cret", nullptr, "r", kNow, name2));
+}
+
+// PEM text from `openssl ARGS`, fed @input: keys are made per run so no
+// private key lives in the tree.
+std::string
+openssl (std::vector<const char *> args, const std::string &input = "")
+{
+  args.insert (args.begin (), "openssl");
+  args.push_back (nullptr);
+  g_autoptr (GError) err = nullptr;
+  g_autoptr (GSubprocess) proc = g_subprocess_newv (args.data (),
+      (GSubprocessFlags) (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+          G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE),
+      &err);
+  g_assert_no_error (err);
+  g_autofree char *out = nullptr;
+  g_subprocess_communicate_utf8 (proc, input.c_str (), nullptr, &out, nullptr,
+      &err);
+  g_assert_no_error (err);
+  g_assert_true (g_subprocess_get_successful (proc));
+  return out;
+}
+
+struct KeyPair {
+  std::string private_pem, public_pem;
+};
+
+KeyPair
+make_key_pair (const char *algorithm, const char *option)
+{
+  KeyPair keys;
+  keys.private_pem = openssl ({"genpkey", "-algorithm", algorithm, "-pkeyopt",
+        option});
+  keys.public_pem = openssl ({"pkey", "-pubout"}, keys.private_pem);
+  return keys;
+}
+
+// A token as any JWT library would make it: @claims JSON, @alg with @key,
+// and extra header fields.
+std::string
+sign (jwt_alg_t alg, const std::string &key, const char *claims,
+    std::vector<std::pair<const char *, const char *>> headers = {})
+{
+  jwt_t *jwt = nullptr;
+  g_assert_cmpint (jwt_new (&jwt), ==, 0);
+  g_assert_cmpint (jwt_add_grants_json (jwt, claims), ==, 0);
+  for (auto &[name, value] : headers)
+    g_assert_cmpint (jwt_add_header (jwt, name, value), ==, 0);
+  g_assert_cmpint (jwt_set_alg (jwt, alg, key.empty () ? nullptr :
+          (const unsigned char *) key.data (), (int) key.size ()), ==, 0);
+  char *text = jwt_encode_str (jwt);
+  g_assert_nonnull (text);
+  std::string token = text;
+  free (text);
+  jwt_free (jwt);
+  return token;
+}
+
+// "room":"r" and an exp a minute after kNow, plus @more claims.
+std::string
+claims (const std::string &more = "")
+{
+  return "{\"room\":\"r\",\"exp\":" + std::to_string (kNow + 60) +
+      (more.empty () ? "" : "," + more) + "}";
+}
+
+const char *
+check_policy (const TokenPolicy &policy, const std::string &token)
+{
+  std::string name;
+  return check_access_token (policy, token.c_str (), "r", kNow, name);
+}
+
+void
+assert_refused (const TokenPolicy &policy, const std::string &token,
+    const char *because)
+{
+  const char *why = check_policy (policy, token);
+  if (!why || !strstr (why, because))
+    g_error ("token %s: refusal \"%s\" does not say \"%s\"", token.c_str (),
+        why ? why : "(accepted)", because);
+}
+
+void
+test_public_key_tokens (void)
+{
+  KeyPair rsa = make_key_pair ("RSA", "rsa_keygen_bits:2048");
+  KeyPair ec = make_key_pair ("EC", "ec_paramgen_curve:P-256");
+  TokenPolicy by_rsa, by_ec;
+  by_rsa.public_key_pem = rsa.public_pem;
+  by_ec.public_key_pem = ec.public_pem;
+
+  std::string rs256 = sign (JWT_ALG_RS256, rsa.private_pem,
+      claims ("\"name\":\"Bo\"").c_str ());
+  std::string name;
+  g_assert_null (check_access_token (by_rsa, rs256.c_str (), "r", kNow, name));
+  g_assert_cmpstr (name.c_str (), ==, "Bo");
+  g_assert_null (check_policy (by_ec,
+          sign (JWT_ALG_ES256, ec.private_pem, claims ().c_str ())));
+
+  // Signed by the other key pair, or for another room, or expired.
+  assert_refused (by_ec, rs256, "signature");
+  assert_refused (by_rsa, sign (JWT_ALG_ES256, ec.private_pem,
+          claims ().c_str ()), "signature");
+  assert_refused (by_rsa, sign (JWT_ALG_RS256, rsa.private_pem,
+          "{\"room\":\"other\",\"exp\":1900000000}"), "another room");
+  assert_refused (by_rsa, sign (JWT_ALG_RS256, rsa.private_pem,
+          "{\"room\":\"r\",\"exp\":1700000000}"), "expired");
+
+  // Both kinds configured: either passes.
+  TokenPolicy both = by_rsa;
+  both.secret = "s3cret";
+  g_assert_null (check_policy (both, rs256));
+  g_assert_null (check_policy (both, make_access_token ("s3cret", "r",
+              kNow + 60)));
+}
+
+void
+test_algorithm_confusion (void)
+{
+  KeyPair rsa = make_key_pair ("RSA", "rsa_keygen_bits:2048");
+  TokenPolicy by_key, by_secret, both;
+  by_key.public_key_pem = rsa.public_pem;
+  by_secret.secret = "s3cret";
+  both.public_key_pem = rsa.public_pem;
+  both.secret = "s3cret";
+
+  // HS256 with the public key (which anyone may have) as the HMAC secret.
+  std::string hs_with_public = sign (JWT_ALG_HS256, rsa.public_pem,
+      claims ().c_str ());
+  assert_refused (by_key, hs_with_public, "only has a public key");
+  assert_refused (both, hs_with_public, "signature");
+
+  // A private-key token where only a secret is configured.
+  assert_refused (by_secret, sign (JWT_ALG_RS256, rsa.private_pem,
+          claims ().c_str ()), "only has a secret");
+
+  // No signature at all.
+  std::string none = sign (JWT_ALG_NONE, "", claims ().c_str ());
+  for (const TokenPolicy *policy : {&by_key, &by_secret, &both})
+    assert_refused (*policy, none, "algorithm");
+
+  // A header naming where to fetch the key: refused even when the
+  // signature is good.
+  for (const char *field : {"jku", "x5u"}) {
+    assert_refused (by_key, sign (JWT_ALG_RS256, rsa.private_pem,
+            claims ().c_str (), {{field, "https://attacker.invalid/key"}}),
+        field);
+    assert_refused (by_secret, sign (JWT_ALG_HS256, "s3cret",
+            claims ().c_str (), {{field, "https://attacker.invalid/key"}}),
+        field);
+  }
+}
+
+void
+test_time_and_audience_claims (void)
+{
+  TokenPolicy policy;
+  policy.secret = "s3cret";
+  auto hs = [] (const std::string &c) {
+    return sign (JWT_ALG_HS256, "s3cret", c.c_str ());
+  };
+  std::string soon = std::to_string (kNow + 10);
+  std::string later = std::to_string (kNow + 120);
+  g_assert_null (check_policy (policy, hs (claims ("\"nbf\":" + soon))));
+  g_assert_null (check_policy (policy, hs (claims ("\"iat\":" + soon))));
+  assert_refused (policy, hs (claims ("\"nbf\":" + later)), "not valid yet");
+  assert_refused (policy, hs (claims ("\"iat\":" + later)), "future");
+  assert_refused (policy, hs (claims ("\"nbf\":\"soon\"")), "nbf");
+  assert_refused (policy, hs ("{\"room\":\"r\",\"exp\":\"1900000000\"}"),
+      "expiry");
+
+  policy.max_lifetime = 3600;
+  g_assert_null (check_policy (policy, hs (claims ())));
+  assert_refused (policy, hs ("{\"room\":\"r\",\"exp\":" +
+          std::to_string (kNow + 7200) + "}"), "max-token-lifetime");
+
+  policy.audience = "calls.example";
+  g_assert_null (check_policy (policy,
+          hs (claims ("\"aud\":\"calls.example\""))));
+  g_assert_null (check_policy (policy,
+          hs (claims ("\"aud\":[\"mail\",\"calls.example\"]"))));
+  assert_refused (policy, hs (claims ("\"aud\":\"mail\"")), "audience");
+  assert_refused (policy, hs (claims ()), "audience");
+}
+
+void
+test_public_key_files (void)
+{
+  KeyPair ec = make_key_pair ("EC", "ec_paramgen_curve:P-256");
+  g_autoptr (GError) err = nullptr;
+  g_autofree char *dir = g_dir_make_tmp ("p2pcall-keys-XXXXXX", &err);
+  g_assert_no_error (err);
+  std::string pub = std::string (dir) + "/public.pem";
+  std::string priv = std::string (dir) + "/private.pem";
+  g_assert_true (g_file_set_contents (pub.c_str (), ec.public_pem.c_str (), -1,
+          nullptr));
+  g_assert_true (g_file_set_contents (priv.c_str (), ec.private_pem.c_str (),
+          -1, nullptr));
+  std::string pem, error;
+  g_assert_true (load_public_key (pub, pem, error));
+  g_assert_cmpstr (pem.c_str (), ==, ec.public_pem.c_str ());
+  g_assert_false (load_public_key (priv, pem, error));
+  g_assert_true (error.find ("private key") != std::string::npos);
+  g_assert_false (load_public_key (std::string (dir) + "/missing.pem", pem,
+          error));
+  g_assert_true (error.find ("missing.pem") != std::string::npos);
+  g_unlink (pub.c_str ());
+  g_unlink (priv.c_str ());
+  g_rmdir (dir);
 }
 
 void
@@ -169,6 +385,11 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, nullptr);
   g_test_add_func ("/access/tokens", test_tokens);
+  g_test_add_func ("/access/public-key-tokens", test_public_key_tokens);
+  g_test_add_func ("/access/algorithm-confusion", test_algorithm_confusion);
+  g_test_add_func ("/access/time-and-audience-claims",
+      test_time_and_audience_claims);
+  g_test_add_func ("/access/public-key-files", test_public_key_files);
   g_test_add_func ("/access/durations", test_durations);
   g_test_add_func ("/access/turn-rest-credentials", test_turn_rest_credentials);
   g_test_add_func ("/access/ice-server-urls", test_ice_server_urls);
