@@ -120,6 +120,7 @@ SignallingServer::SignallingServer (ServerOptions options)
     registry_ (options_.registry),
     files_ (options_.web_root)
 {
+  g_set_object (&certificate_, options_.tls_certificate);
 }
 
 SignallingServer::~SignallingServer ()
@@ -135,6 +136,7 @@ SignallingServer::~SignallingServer ()
     soup_server_disconnect (soup_);
     g_object_unref (soup_);
   }
+  g_clear_object (&certificate_);
 }
 
 // The server makes and watches its own listening sockets: libsoup 3.2's
@@ -255,10 +257,9 @@ SignallingServer::add_http_connection (GSocket *socket)
   g_autoptr (GSocketConnection) tcp =
       g_socket_connection_factory_create_connection (socket);
   g_autoptr (GIOStream) base = G_IO_STREAM (g_object_ref (tcp));
-  if (options_.tls_certificate) {
+  if (certificate_) {
     g_autoptr (GError) err = nullptr;
-    GIOStream *tls = g_tls_server_connection_new (base,
-        options_.tls_certificate, &err);
+    GIOStream *tls = g_tls_server_connection_new (base, certificate_, &err);
     if (!tls) {
       g_warning ("cannot start TLS: %s", err->message);
       return;
@@ -399,7 +400,9 @@ SignallingServer::url () const
 void
 SignallingServer::set_tls_certificate (GTlsCertificate *certificate)
 {
-  soup_server_set_tls_certificate (soup_, certificate);
+  // The server wraps accepted sockets in TLS itself (the byte meter sits
+  // under TLS), so libsoup's own certificate setting would reach no one.
+  g_set_object (&certificate_, certificate);
 }
 
 void

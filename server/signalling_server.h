@@ -117,6 +117,9 @@ private:
   guint keepalive_source_ = 0;
   guint sweep_source_ = 0;
   guint16 port_ = 0;
+  // What new TLS connections are served with: options_.tls_certificate at
+  // first, then each reload's (set_tls_certificate). Owned.
+  GTlsCertificate *certificate_ = nullptr;
   std::vector<std::unique_ptr<Listener>> listeners_;
   // Not WebSockets (yet), by "address:port" of the client, in accept order.
   std::unordered_map<std::string, std::unique_ptr<HttpConnection>> http_;
