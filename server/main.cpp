@@ -112,9 +112,8 @@ server_options ()
   for (const char *url : kDefaultIceServers)
     default_ice += (default_ice.empty () ? "" : ",") + std::string (url);
   auto count = [] (auto n) { return std::to_string (n); };
-  char rate[G_ASCII_DTOSTR_BUF_SIZE], burst[G_ASCII_DTOSTR_BUF_SIZE];
-  g_ascii_formatd (rate, sizeof (rate), "%g", kDefaultMessagesPerSecond);
-  g_ascii_formatd (burst, sizeof (burst), "%g", kDefaultBurst);
+  std::string rate = format_number (kDefaultMessagesPerSecond);
+  std::string burst = format_number (kDefaultBurst);
   return {
     {"address", 'a', "P2PCALL_ADDRESS", K::kText, "", 0, 0,
       "IP address to listen on; empty: every interface", "ADDR", false},
