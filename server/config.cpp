@@ -29,13 +29,6 @@ split_list (const std::string &text)
   return out;
 }
 
-std::string
-format_number (double value)
-{
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  return g_ascii_formatd (buf, sizeof (buf), "%g", value);
-}
-
 // GKeyFile keeps no line numbers: find the key's line in the text it read,
 // so an error points where the user has to look.
 int
@@ -81,6 +74,14 @@ comment_lines (const std::string &text)
 }
 
 }  // namespace
+
+std::string
+format_number (double value, int digits)
+{
+  char format[8], buf[G_ASCII_DTOSTR_BUF_SIZE];
+  g_snprintf (format, sizeof (format), "%%.%dg", digits);
+  return g_ascii_formatd (buf, sizeof (buf), format, value);
+}
 
 Config::Config (std::vector<OptionSpec> specs)
   : specs_ (std::move (specs))

@@ -39,6 +39,9 @@ struct OptionSpec {
 // The section every option lives in inside a config file.
 inline constexpr char kConfigGroup[] = "server";
 
+// A number as options and metrics show it: C locale, @digits significant.
+std::string format_number (double value, int digits = 6);
+
 class Config {
 public:
   explicit Config (std::vector<OptionSpec> specs);

@@ -112,9 +112,8 @@ server_options ()
   for (const char *url : kDefaultIceServers)
     default_ice += (default_ice.empty () ? "" : ",") + std::string (url);
   auto count = [] (auto n) { return std::to_string (n); };
-  char rate[G_ASCII_DTOSTR_BUF_SIZE], burst[G_ASCII_DTOSTR_BUF_SIZE];
-  g_ascii_formatd (rate, sizeof (rate), "%g", kDefaultMessagesPerSecond);
-  g_ascii_formatd (burst, sizeof (burst), "%g", kDefaultBurst);
+  std::string rate = format_number (kDefaultMessagesPerSecond);
+  std::string burst = format_number (kDefaultBurst);
   return {
     {"address", 'a', "P2PCALL_ADDRESS", K::kText, "", 0, 0,
       "IP address to listen on; empty: every interface", "ADDR", false},
@@ -217,6 +216,11 @@ load_secrets (const Config &config, Secrets &out, std::string &error)
         "--auth-public-key";
     return false;
   }
+  if (!config.list ("turn-server").empty () && out.turn_secret.empty ()) {
+    error = config.origin ("turn-server") + " needs --turn-secret (or "
+        "P2PCALL_TURN_SECRET, or turn-secret in the config file)";
+    return false;
+  }
   std::string cert = config.text ("tls-cert"), key = config.text ("tls-key");
   if (cert.empty () && key.empty ())
     return true;
@@ -232,6 +236,94 @@ load_secrets (const Config &config, Secrets &out, std::string &error)
         "\": " + err->message;
     return false;
   }
+  return true;
+}
+
+// The server's options from @config; false and @error naming the option
+// when one is not usable. The callbacks read @secrets, which SIGHUP swaps.
+bool
+configure_server (const Config &config, Secrets &secrets,
+    ServerOptions &options, std::string &error)
+{
+  std::int64_t port = 0, room_size = 0, message = 0, interval = 0;
+  std::int64_t per_address = 0, turn_ttl = 0;
+  double rate = 0, burst = 0;
+  if (!config.integer ("port", port, error) ||
+      !config.integer ("max-room-size", room_size, error) ||
+      !config.integer ("max-message-size", message, error) ||
+      !config.integer ("keepalive-interval", interval, error) ||
+      !config.integer ("max-connections-per-address", per_address, error) ||
+      !config.number ("max-messages-per-second", rate, error) ||
+      !config.number ("message-burst", burst, error) ||
+      !config.duration ("turn-ttl", turn_ttl, error))
+    return false;
+  std::string web_root = config.text ("web-root");
+  options.address = config.text ("address");
+  options.port = (guint) port;
+  options.web_root = web_root.empty () ? default_web_root () : web_root;
+  options.keepalive_seconds = (guint) interval;
+  options.max_message_size = (guint64) message;
+  options.max_connections_per_address = (guint) per_address;
+  options.allowed_origins = config.list ("allowed-origin");
+  options.registry.max_room_size = (std::size_t) room_size;
+  options.registry.messages_per_second = rate;
+  options.registry.burst = burst;
+  std::string ice_error;
+  if (!ice_servers_to_json (config.list ("ice-server"),
+          options.registry.ice_servers_json, ice_error)) {
+    error = config.origin ("ice-server") + ": " + ice_error;
+    return false;
+  }
+  if (!g_file_test ((options.web_root + "/index.html").c_str (),
+          G_FILE_TEST_IS_REGULAR)) {
+    error = "web root \"" + options.web_root + "\" has no index.html (set " +
+        config.origin ("web-root") + ")";
+    return false;
+  }
+
+  // Always asked, so a SIGHUP can turn tokens on or off; with no key
+  // configured every join passes.
+  options.registry.authorize = [&secrets] (const std::string &room,
+      const char *token, std::string &name) -> const char * {
+    const TokenPolicy &tokens = secrets.tokens;
+    if (tokens.secret.empty () && tokens.public_key_pem.empty ())
+      return nullptr;
+    const char *why = check_access_token (tokens, token, room,
+        g_get_real_time () / G_USEC_PER_SEC, name);
+    if (!why || !token || !*token)
+      return why;
+    // The reason is for the host only: telling a forger which check
+    // failed helps the next attempt.
+    g_message ("refused token room=%s: %s", room.c_str (), why);
+    return "the access token was refused";
+  };
+
+  std::vector<std::string> turn = config.list ("turn-server");
+  for (const std::string &u : turn) {
+    if (!g_str_has_prefix (u.c_str (), "turn:") &&
+        !g_str_has_prefix (u.c_str (), "turns:")) {
+      error = config.origin ("turn-server") + " \"" + u + "\": expected "
+          "turn:HOST:PORT or turns:HOST:PORT";
+      return false;
+    }
+  }
+  if (turn.empty ())
+    return true;
+  options.registry.add_ice_servers = [turn, &secrets, turn_ttl] (
+      JsonArray *ice, const std::string &peer_id) {
+    std::string user = turn_rest_username (
+        g_get_real_time () / G_USEC_PER_SEC + turn_ttl, peer_id);
+    std::string password = turn_rest_password (secrets.turn_secret, user);
+    metrics::turn_credentials_issued ();
+    JsonObject *server = json_object_new ();
+    JsonArray *list = json_array_new ();
+    for (const std::string &u : turn)
+      json_array_add_string_element (list, u.c_str ());
+    json_object_set_array_member (server, "urls", list);
+    json_object_set_string_member (server, "username", user.c_str ());
+    json_object_set_string_member (server, "credential", password.c_str ());
+    json_array_add_object_element (ice, server);
+  };
   return true;
 }
 
@@ -293,19 +385,8 @@ main (int argc, char **argv)
     return 0;
   }
 
-  std::int64_t port = 0, room_size = 0, message = 0, interval = 0;
-  std::int64_t per_address = 0, turn_ttl = 0;
-  double rate = 0, burst = 0;
   bool verbose = false;
-  if (!config.integer ("port", port, error) ||
-      !config.integer ("max-room-size", room_size, error) ||
-      !config.integer ("max-message-size", message, error) ||
-      !config.integer ("keepalive-interval", interval, error) ||
-      !config.integer ("max-connections-per-address", per_address, error) ||
-      !config.number ("max-messages-per-second", rate, error) ||
-      !config.number ("message-burst", burst, error) ||
-      !config.duration ("turn-ttl", turn_ttl, error) ||
-      !config.flag ("verbose", verbose, error))
+  if (!config.flag ("verbose", verbose, error))
     return fail (error);
   std::string log_format = config.text ("log-format");
   if (log_format != "text" && log_format != "json")
@@ -313,77 +394,11 @@ main (int argc, char **argv)
         log_format + "\"");
   install_log_writer (log_format == "json" ? LogFormat::kJson :
       LogFormat::kText);
-  std::string address = config.text ("address");
-  std::string web_root = config.text ("web-root");
   Secrets secrets;
-  if (!load_secrets (config, secrets, error))
-    return fail (error);
-  std::vector<std::string> turn = config.list ("turn-server");
-
   ServerOptions options;
-  options.address = address;
-  options.port = (guint) port;
-  options.web_root = web_root.empty () ? default_web_root () : web_root;
-  options.keepalive_seconds = (guint) interval;
-  options.max_message_size = (guint64) message;
-  options.registry.max_room_size = (std::size_t) room_size;
-  std::string ice_error;
-  if (!ice_servers_to_json (config.list ("ice-server"),
-          options.registry.ice_servers_json, ice_error))
-    return fail (config.origin ("ice-server") + ": " + ice_error);
-  if (!g_file_test ((options.web_root + "/index.html").c_str (),
-          G_FILE_TEST_IS_REGULAR))
-    return fail ("web root \"" + options.web_root + "\" has no index.html "
-        "(set " + config.origin ("web-root") + ")");
-  options.max_connections_per_address = (guint) per_address;
-  options.registry.messages_per_second = rate;
-  options.registry.burst = burst;
-  options.allowed_origins = config.list ("allowed-origin");
-
-  // Always asked, so a SIGHUP can turn tokens on or off; with no key
-  // configured every join passes.
-  options.registry.authorize = [&secrets] (const std::string &room,
-      const char *token, std::string &name) -> const char * {
-    const TokenPolicy &tokens = secrets.tokens;
-    if (tokens.secret.empty () && tokens.public_key_pem.empty ())
-      return nullptr;
-    const char *why = check_access_token (tokens, token, room,
-        g_get_real_time () / G_USEC_PER_SEC, name);
-    if (!why || !token || !*token)
-      return why;
-    // The reason is for the host only: telling a forger which check
-    // failed helps the next attempt.
-    g_message ("refused token room=%s: %s", room.c_str (), why);
-    return "the access token was refused";
-  };
-
-  if (!turn.empty ()) {
-    if (secrets.turn_secret.empty ())
-      return fail (config.origin ("turn-server") + " needs --turn-secret (or "
-          "P2PCALL_TURN_SECRET, or turn-secret in the config file)");
-    for (const std::string &u : turn) {
-      if (!g_str_has_prefix (u.c_str (), "turn:") &&
-          !g_str_has_prefix (u.c_str (), "turns:"))
-        return fail (config.origin ("turn-server") + " \"" + u + "\": "
-            "expected turn:HOST:PORT or turns:HOST:PORT");
-    }
-    std::int64_t ttl = turn_ttl;
-    options.registry.add_ice_servers = [turn, &secrets, ttl] (
-        JsonArray *ice, const std::string &peer_id) {
-      std::string user = turn_rest_username (
-          g_get_real_time () / G_USEC_PER_SEC + ttl, peer_id);
-      std::string password = turn_rest_password (secrets.turn_secret, user);
-      metrics::turn_credentials_issued ();
-      JsonObject *server = json_object_new ();
-      JsonArray *list = json_array_new ();
-      for (const std::string &u : turn)
-        json_array_add_string_element (list, u.c_str ());
-      json_object_set_array_member (server, "urls", list);
-      json_object_set_string_member (server, "username", user.c_str ());
-      json_object_set_string_member (server, "credential", password.c_str ());
-      json_array_add_object_element (ice, server);
-    };
-  }
+  if (!load_secrets (config, secrets, error) ||
+      !configure_server (config, secrets, options, error))
+    return fail (error);
 
   g_autoptr (GError) err = nullptr;
   // The server keeps this pointer to know it speaks https; reloads hand it
@@ -406,8 +421,8 @@ main (int argc, char **argv)
   SignallingServer server (options);
   if (!server.start (&err)) {
     g_printerr ("p2pcall-server: cannot listen on %s port %u: %s\n",
-        address.empty () ? "every interface" : address.c_str (),
-        (guint) port, err->message);
+        options.address.empty () ? "every interface" : options.address.c_str (),
+        options.port, err->message);
     return 1;
   }
 

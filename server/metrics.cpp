@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "config.h"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -50,11 +51,11 @@ escape_label (const std::string &value)
   return out;
 }
 
+// Exact: counters and sums must not lose digits.
 std::string
 number (double value)
 {
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
-  return g_ascii_formatd (buf, sizeof (buf), "%.17g", value);
+  return format_number (value, 17);
 }
 
 void
