@@ -135,6 +135,7 @@ main (int argc, char **argv)
   g_autofree char *turn_secret = nullptr;
   g_autofree char *turn_ttl = nullptr;
   int per_address = (int) kDefaultMaxConnectionsPerAddress;
+  int http_connections = (int) kDefaultMaxHttpConnections;
   double rate = kDefaultMessagesPerSecond;
   double burst = kDefaultBurst;
 
@@ -166,8 +167,9 @@ main (int argc, char **argv)
         "P2PCALL_AUTH_SECRET, out of process lists); make one with "
         "`p2pcall-server token`", "SECRET"},
     {"allowed-origin", 0, 0, G_OPTION_ARG_STRING_ARRAY, &origins,
-        "Web origin allowed to open the WebSocket, repeatable; * for any "
-        "(default: the page's own origin; clients sending no Origin pass)",
+        "Web origin allowed to open the WebSocket besides the page's own "
+        "(always allowed), repeatable; * for any (clients sending no Origin "
+        "pass)",
         "ORIGIN"},
     {"tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &tls_cert,
         "PEM certificate (chain): serve https and wss", "FILE"},
@@ -183,6 +185,10 @@ main (int argc, char **argv)
         "How long TURN credentials last (default 12h)", "DURATION"},
     {"max-connections-per-address", 0, 0, G_OPTION_ARG_INT, &per_address,
         "Open WebSockets per client address (default 64)", "N"},
+    {"max-http-connections", 0, 0, G_OPTION_ARG_INT, &http_connections,
+        "Open connections that are not WebSockets (yet); over it the oldest "
+        "is closed (default 1024, at most a quarter of the open-files "
+        "limit)", "N"},
     {"max-messages-per-second", 0, 0, G_OPTION_ARG_DOUBLE, &rate,
         "Messages a connection may send per second on average (default 50)",
         "N"},
@@ -269,12 +275,14 @@ main (int argc, char **argv)
         "(set --web-root)\n", options.web_root.c_str ());
     return 2;
   }
-  if (per_address < 1 || rate <= 0 || burst < 1) {
+  if (per_address < 1 || http_connections < 1 || rate <= 0 || burst < 1) {
     g_printerr ("p2pcall-server: --max-connections-per-address, "
+        "--max-http-connections, "
         "--max-messages-per-second and --message-burst must be positive\n");
     return 2;
   }
   options.max_connections_per_address = (guint) per_address;
+  options.max_http_connections = (guint) http_connections;
   options.registry.messages_per_second = rate;
   options.registry.burst = burst;
   for (char **o = origins; o && *o; o++)
