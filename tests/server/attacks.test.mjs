@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { startP2pcall } from '../bench/servers.mjs';
 import { openPairs, closePairs, bounce } from '../bench/relay-load.mjs';
+import { rawWebSocket, frame, closeCode, writeAll } from './raw-websocket.mjs';
 
 // What one attacking connection may add to the server's resident memory.
 const BOUND_PER_CONNECTION_KIB = 4 * 1024;
@@ -47,73 +48,6 @@ async function measure(server, name, attack) {
     closePairs(probe);
   }
   return { growthKiB: peak - before, result };
-}
-
-// A raw TCP client that does the WebSocket handshake itself; resolves with
-// the socket and the response head once the server answered.
-function rawWebSocket(port, extraHeaders = '') {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let head = '';
-    socket.once('error', reject);
-    socket.on('connect', () => {
-      socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
-        `Sec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`);
-    });
-    const onData = (chunk) => {
-      head += chunk.toString('latin1');
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onData);
-      const rest = Buffer.from(head.slice(end + 4), 'latin1');
-      resolve({ socket, head: head.slice(0, end), rest });
-    };
-    socket.on('data', onData);
-  });
-}
-
-// One masked client frame (mask of zeros: the payload goes as it is).
-function frame(opcode, payload, { fin = true, rsv1 = false } = {}) {
-  const len = payload.length;
-  const header = [(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode];
-  if (len < 126) header.push(0x80 | len);
-  else if (len < 65536) header.push(0x80 | 126, len >> 8, len & 0xff);
-  else {
-    header.push(0x80 | 127, 0, 0, 0, 0);
-    header.push((len >>> 24) & 0xff, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff);
-  }
-  return Buffer.concat([Buffer.from(header), Buffer.alloc(4), payload]);
-}
-
-// The close code of the first close frame the server sends, or null when
-// the socket ends without one.
-function closeCode(socket, already = Buffer.alloc(0)) {
-  return new Promise((resolve) => {
-    let buf = already;
-    const scan = () => {
-      while (buf.length >= 2) {
-        const opcode = buf[0] & 0x0f;
-        let len = buf[1] & 0x7f;
-        let at = 2;
-        if (len === 126) { len = buf.readUInt16BE(2); at = 4; }
-        if (buf.length < at + len) return;
-        if (opcode === 8) { resolve(len >= 2 ? buf.readUInt16BE(at) : null); return; }
-        buf = buf.subarray(at + len);
-      }
-    };
-    socket.on('data', (chunk) => { buf = Buffer.concat([buf, chunk]); scan(); });
-    socket.on('close', () => resolve(null));
-    socket.on('error', () => {});
-    scan();
-  });
-}
-
-function writeAll(socket, data) {
-  return new Promise((resolve) => {
-    if (socket.destroyed) { resolve(false); return; }
-    socket.write(data, (err) => resolve(!err));
-  });
 }
 
 async function stillServes(server) {
@@ -354,6 +288,24 @@ test('item 5: members that never read are closed and their room is told', async 
     assert.equal(result.gone, 7, 'every member that does not read is announced gone');
     assert.ok(growthKiB < 7 * BOUND_PER_CONNECTION_KIB, `server grew ${growthKiB} KiB`);
     await stillServes(server);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('item 4: a connection that sends nothing is closed', async () => {
+  const server = await startP2pcall();
+  try {
+    const started = Date.now();
+    const closed = await new Promise((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1');
+      s.on('close', () => resolve(true));
+      s.on('error', () => {});
+      // The wait only bounds the test: the server's idle limit is 15 s.
+      setTimeout(() => { s.destroy(); resolve(false); }, 40000);
+    });
+    console.log(`idle connection closed by the server after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.ok(closed, 'the idle connection was closed');
   } finally {
     await server.stop();
   }
