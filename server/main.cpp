@@ -152,8 +152,9 @@ server_options ()
       1, 3650 * 86400, "Tokens whose exp lies further ahead are refused, "
       "such as 1h or 7d; empty: any", "DURATION", false},
     {"allowed-origin", 0, "P2PCALL_ALLOWED_ORIGINS", K::kList, "", 0, 0,
-      "Web origin allowed to open the WebSocket, repeatable; * for any; "
-      "none given: the page's own origin (clients sending no Origin pass)",
+      "Web origin allowed to open the WebSocket besides the page's own "
+      "(always allowed), repeatable; * for any (clients sending no Origin "
+      "pass)",
       "ORIGIN", false},
     {"tls-cert", 0, "P2PCALL_TLS_CERT", K::kFile, "", 0, 0,
       "PEM certificate (chain): serve https and wss", "FILE", false},
@@ -170,6 +171,10 @@ server_options ()
       "P2PCALL_MAX_CONNECTIONS_PER_ADDRESS", K::kInteger,
       count (kDefaultMaxConnectionsPerAddress), 1, 1000000,
       "Open WebSockets per client address", "N", false},
+    {"max-http-connections", 0, "P2PCALL_MAX_HTTP_CONNECTIONS", K::kInteger,
+      count (kDefaultMaxHttpConnections), 1, 1000000,
+      "Open connections that are not WebSockets (yet); over it the oldest is "
+      "closed (at most a quarter of the open-files limit)", "N", false},
     {"max-messages-per-second", 0, "P2PCALL_MAX_MESSAGES_PER_SECOND",
       K::kNumber, rate, 0.1, 1000000,
       "Messages a connection may send per second on average", "N", false},
@@ -246,13 +251,14 @@ configure_server (const Config &config, Secrets &secrets,
     ServerOptions &options, std::string &error)
 {
   std::int64_t port = 0, room_size = 0, message = 0, interval = 0;
-  std::int64_t per_address = 0, turn_ttl = 0;
+  std::int64_t per_address = 0, http_connections = 0, turn_ttl = 0;
   double rate = 0, burst = 0;
   if (!config.integer ("port", port, error) ||
       !config.integer ("max-room-size", room_size, error) ||
       !config.integer ("max-message-size", message, error) ||
       !config.integer ("keepalive-interval", interval, error) ||
       !config.integer ("max-connections-per-address", per_address, error) ||
+      !config.integer ("max-http-connections", http_connections, error) ||
       !config.number ("max-messages-per-second", rate, error) ||
       !config.number ("message-burst", burst, error) ||
       !config.duration ("turn-ttl", turn_ttl, error))
@@ -264,6 +270,7 @@ configure_server (const Config &config, Secrets &secrets,
   options.keepalive_seconds = (guint) interval;
   options.max_message_size = (guint64) message;
   options.max_connections_per_address = (guint) per_address;
+  options.max_http_connections = (guint) http_connections;
   options.allowed_origins = config.list ("allowed-origin");
   options.registry.max_room_size = (std::size_t) room_size;
   options.registry.messages_per_second = rate;

@@ -177,10 +177,14 @@ export class RoomSession {
   }
 
   // Finds or makes the member for a server id, merging it into the orphan
-  // with the same clientId when there is one.
+  // with the same clientId when there is one. Only an orphan (a member the
+  // server no longer lists) is merged: clientIds are seen by every member,
+  // and one copied by another member must not take over a live member's
+  // tile and connection.
   #adopt(peerId, clientId) {
     let member = this.#memberById(peerId);
-    const orphan = clientId && [...this.#members.values()].find((m) => m.clientId === clientId && m !== member);
+    const holder = clientId && [...this.#members.values()].find((m) => m.clientId === clientId && m !== member);
+    const orphan = holder && !holder.peerId ? holder : null;
     if (orphan && (!member || !member.pc || member.pc.connectionState !== 'connected')) {
       if (member) this.#removeMember(member);
       clearTimeout(orphan.graceTimer);
@@ -198,7 +202,8 @@ export class RoomSession {
       this.#members.set(member.key, member);
       this.state.setMember(member.key, { peerId });
     }
-    if (clientId) member.clientId = clientId;
+    // A clientId a live member holds stays that member's.
+    if (clientId && !holder) member.clientId = clientId;
     return member;
   }
 

@@ -81,6 +81,14 @@ struct Fixture {
   }
 
   bool empty (ConnectionId c) { return inbox[c].empty (); }
+
+  // Connections 1 and 2 in @room, the announcement to 1 taken.
+  void join_two (const char *room)
+  {
+    join (1, room);
+    join (2, room);
+    pop_type (1, proto::kUserJoined);
+  }
 };
 
 std::vector<std::string>
@@ -401,9 +409,7 @@ void
 test_numbers_stay_json (void)
 {
   Fixture f;
-  f.join (1, "r");
-  f.join (2, "r");
-  f.pop_type (1, proto::kUserJoined);
+  f.join_two ("r");
   const char *refused[] = {
     "{\"type\":\"peer-state\",\"state\":{\"x\":1e999}}",
     "{\"type\":\"peer-state\",\"state\":{\"x\":-1e999}}",
@@ -480,9 +486,7 @@ void
 test_peer_state_shape (void)
 {
   Fixture f;
-  f.join (1, "r");
-  f.join (2, "r");
-  f.pop_type (1, proto::kUserJoined);
+  f.join_two ("r");
   std::string many = "{\"type\":\"peer-state\",\"state\":{";
   for (int i = 0; i < 17; i++)
     many += std::string (i ? "," : "") + "\"k" + std::to_string (i) + "\":1";

@@ -643,6 +643,7 @@ test_bad_options_are_refused (void)
     {{"--address", "not-an-ip"}, "not-an-ip"},
     {{"--max-room-size", "1"}, "--max-room-size"},
     {{"--keepalive-interval", "1"}, "--keepalive-interval must be from 2"},
+    {{"--max-http-connections", "0"}, "--max-http-connections"},
   };
   for (auto &c : cases) {
     // A good web root first: a bad one in the case comes later and wins.
