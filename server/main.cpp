@@ -1,5 +1,6 @@
 // p2pcall-server: the room signalling server that also serves the call page.
 #include "access_token.h"
+#include "call_history.h"
 #include "config.h"
 #include "ice_servers.h"
 #include "logging.h"
@@ -187,6 +188,18 @@ server_options ()
     {"log-format", 0, "P2PCALL_LOG_FORMAT", K::kText, "text", 0, 0,
       "text, or json for one JSON object per line (time, level, event, room, "
       "peer, ...) for log collectors", "FORMAT", false},
+    {"history-db", 0, "P2PCALL_HISTORY_DB", K::kText, "", 0, 0,
+      "SQLite file of the call history (rooms, times, names; never SDP or "
+      "chat); empty: history.db in the state directory systemd gives the "
+      "service, or no history without one; none: off", "PATH", false},
+    {"history-days", 0, "P2PCALL_HISTORY_DAYS", K::kInteger,
+      count (kDefaultHistoryDays), 1, 3650,
+      "Days a call stays in the history", "DAYS", false},
+    {"history-addresses", 0, "P2PCALL_HISTORY_ADDRESSES", K::kFlag, "", 0, 0,
+      "Keep members' IP addresses in the history", "", false},
+    {"admin-secret", 0, "P2PCALL_ADMIN_SECRET", K::kText, "", 0, 0,
+      "GET /api/history answers requests with Authorization: Bearer SECRET; "
+      "empty: nobody", "SECRET", true},
     {"verbose", 'v', "P2PCALL_VERBOSE", K::kFlag, "", 0, 0,
       "Log debug detail (never SDP bodies)", "", false},
   };
@@ -369,6 +382,74 @@ fail (const std::string &error)
   return 2;
 }
 
+// The history file: the one asked for, or history.db in the state
+// directory systemd made for the service (StateDirectory=); "" for none.
+std::string
+history_path (const std::string &asked)
+{
+  if (asked == "none")
+    return "";
+  if (!asked.empty ())
+    return asked;
+  const char *state = g_getenv ("STATE_DIRECTORY");
+  if (!state || !*state)
+    return "";
+  // systemd may list several folders, separated by colons.
+  g_auto (GStrv) folders = g_strsplit (state, ":", 2);
+  g_autofree char *path = g_build_filename (folders[0], "history.db", nullptr);
+  return path;
+}
+
+// `p2pcall-server history [--room R] [--since DATE]`: prints the call log.
+int
+history_command (int argc, char **argv)
+{
+  g_autofree char *db = nullptr;
+  g_autofree char *room = nullptr;
+  g_autofree char *since = nullptr;
+  int limit = 50;
+  gboolean json = FALSE;
+  GOptionEntry entries[] = {
+    {"history-db", 0, 0, G_OPTION_ARG_FILENAME, &db,
+        "The server's history file (env P2PCALL_HISTORY_DB; default: "
+        "history.db in $STATE_DIRECTORY, or /var/lib/p2pcall/history.db)", "PATH"},
+    {"room", 0, 0, G_OPTION_ARG_STRING, &room, "Only this room", "ROOM"},
+    {"since", 0, 0, G_OPTION_ARG_STRING, &since,
+        "Only calls that started then or later: 2026-12-01 or an ISO 8601 time",
+        "DATE"},
+    {"limit", 0, 0, G_OPTION_ARG_INT, &limit, "At most N calls (default 50)",
+        "N"},
+    {"json", 0, 0, G_OPTION_ARG_NONE, &json, "JSON, as GET /api/history", nullptr},
+    {nullptr}
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new (
+      "- print p2pcall-server's call history, newest first");
+  g_option_context_add_main_entries (context, entries, nullptr);
+  g_autoptr (GError) err = nullptr;
+  if (!g_option_context_parse (context, &argc, &argv, &err))
+    return fail (std::string (err->message) + " (see history --help)");
+  std::string path = history_path (db ? db : g_getenv ("P2PCALL_HISTORY_DB") ?
+      g_getenv ("P2PCALL_HISTORY_DB") : "");
+  if (path.empty ())
+    path = "/var/lib/p2pcall/history.db";
+  HistoryQuery query;
+  query.room = room ? room : "";
+  if (since && (query.since = parse_history_date (since)) < 0)
+    return fail (std::string ("--since \"") + since + "\" is not a date "
+        "(2026-12-01) or an ISO 8601 time");
+  if (limit < 1)
+    return fail ("--limit must be at least 1");
+  query.limit = (guint) limit;
+  std::string error;
+  auto history = CallHistory::open_read_only (path, error);
+  if (!history)
+    return fail (error);
+  auto calls = history->calls (query);
+  g_print ("%s", json ? (history_to_json (calls) + "\n").c_str () :
+      history_to_table (calls).c_str ());
+  return 0;
+}
+
 }  // namespace
 
 int
@@ -376,6 +457,8 @@ main (int argc, char **argv)
 {
   if (argc > 1 && g_strcmp0 (argv[1], "token") == 0)
     return token_command (argc - 1, argv + 1);
+  if (argc > 1 && g_strcmp0 (argv[1], "history") == 0)
+    return history_command (argc - 1, argv + 1);
 
   // SIGHUP parses the same command line again.
   g_auto (GStrv) arguments = g_strdupv (argv);
@@ -406,6 +489,27 @@ main (int argc, char **argv)
   if (!load_secrets (config, secrets, error) ||
       !configure_server (config, secrets, options, error))
     return fail (error);
+
+  std::unique_ptr<CallHistory> history;
+  std::int64_t history_days = 0;
+  bool history_addresses = false;
+  if (!config.integer ("history-days", history_days, error) ||
+      !config.flag ("history-addresses", history_addresses, error))
+    return fail (error);
+  std::string history_file = history_path (config.text ("history-db"));
+  if (!history_file.empty ()) {
+    history = CallHistory::open (history_file, (guint) history_days,
+        history_addresses, g_get_real_time () / G_USEC_PER_SEC, error);
+    if (!history)
+      return fail (error + " (" + config.origin ("history-db") + ")");
+    options.history = history.get ();
+    g_timeout_add_seconds (kHistoryHeartbeatSeconds, +[] (gpointer data) -> gboolean {
+          static_cast<CallHistory *> (data)->heartbeat (
+              g_get_real_time () / G_USEC_PER_SEC);
+          return G_SOURCE_CONTINUE;
+        }, history.get ());
+  }
+  options.admin_secret = config.text ("admin-secret");
 
   g_autoptr (GError) err = nullptr;
   // The server keeps this pointer to know it speaks https; reloads hand it

@@ -227,6 +227,8 @@ RoomRegistry::join (ConnectionId conn, JsonObject *msg,
   members_[conn] = Member { id, room, name, nullptr, name_from_token };
   metrics::member_joined (others.empty ());
   by_peer_id_[id] = conn;
+  if (config_.membership)
+    config_.membership (conn, room, id, name, true);
 
   proto::JsonObjectPtr joined = proto::new_message (proto::kJoined);
   json_object_set_string_member (joined.get (), "id", id.c_str ());
@@ -288,6 +290,8 @@ RoomRegistry::leave (ConnectionId conn, bool reply, std::vector<Outgoing> &out)
   members.erase (std::remove (members.begin (), members.end (), conn),
       members.end ());
   metrics::member_left (members.empty ());
+  if (config_.membership)
+    config_.membership (conn, member.room, member.id, member.name, false);
 
   if (reply) {
     proto::JsonObjectPtr left = proto::new_message (proto::kLeft);

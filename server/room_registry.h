@@ -46,6 +46,10 @@ struct RegistryConfig {
   // member gets.
   std::function<void (JsonArray * ice_servers, const std::string & peer_id)>
       add_ice_servers;
+  // Told of each join (@joined true) and leave: the call history listens.
+  std::function<void (ConnectionId conn, const std::string & room,
+      const std::string & peer_id, const std::string & name, bool joined)>
+      membership;
   double messages_per_second = kDefaultMessagesPerSecond;
   double burst = kDefaultBurst;
   // Monotonic clock in microseconds; tests replace it.

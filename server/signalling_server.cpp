@@ -27,6 +27,7 @@ struct SignallingServer::Connection {
   ConnectionId id;
   SoupWebsocketConnection *ws;
   std::string remote;
+  std::string kind;             // page, gstreamer or plain (call history)
   gint64 last_seen_us;
   bool dead = false;
   bool ping_pending = false;    // libsoup's keep-alive timer is running
@@ -117,10 +118,31 @@ struct SignallingServer::Listener {
 
 SignallingServer::SignallingServer (ServerOptions options)
   : options_ (std::move (options)),
-    registry_ (options_.registry),
+    registry_ (registry_config ()),
     files_ (options_.web_root)
 {
   g_set_object (&certificate_, options_.tls_certificate);
+}
+
+RegistryConfig
+SignallingServer::registry_config ()
+{
+  RegistryConfig config = options_.registry;
+  if (!options_.history)
+    return config;
+  config.membership = [this] (ConnectionId conn, const std::string &room,
+      const std::string &peer_id, const std::string &name, bool joined) {
+    std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+    if (!joined) {
+      options_.history->member_left (room, peer_id, now);
+      return;
+    }
+    auto it = connections_.find (conn);
+    const Connection *c = it == connections_.end () ? nullptr : it->second.get ();
+    options_.history->member_joined (room, peer_id, name,
+        c ? c->kind : "plain", c ? c->remote : "", now);
+  };
+  return config;
 }
 
 SignallingServer::~SignallingServer ()
@@ -339,6 +361,7 @@ SignallingServer::start (GError **error)
   soup_server_add_early_handler (soup_, nullptr, on_early, this, nullptr);
   soup_server_add_handler (soup_, "/", on_http, this, nullptr);
   soup_server_add_handler (soup_, "/healthz", on_http, this, nullptr);
+  soup_server_add_handler (soup_, "/api/history", on_http, this, nullptr);
   soup_server_add_handler (soup_, "/ws", on_http, this, nullptr);
   // The original app's client connects to ws://HOST:8080, so "/" upgrades too.
   soup_server_add_websocket_handler (soup_, "/ws", nullptr, nullptr,
@@ -550,7 +573,7 @@ SignallingServer::refuse_body (SoupServerMessage *msg)
 
 void
 SignallingServer::on_http (SoupServer *, SoupServerMessage *msg,
-    const char *path, GHashTable *, gpointer user_data)
+    const char *path, GHashTable *query, gpointer user_data)
 {
   auto *self = static_cast<SignallingServer *> (user_data);
   add_security_headers (msg);
@@ -562,6 +585,8 @@ SignallingServer::on_http (SoupServer *, SoupServerMessage *msg,
   }
   if (strcmp (path, "/healthz") == 0)
     self->serve_health (msg);
+  else if (strcmp (path, "/api/history") == 0)
+    self->serve_history (msg, query);
   else
     self->files_.handle (msg, path);
 }
@@ -656,6 +681,79 @@ SignallingServer::serve_health (SoupServerMessage *msg)
       body.data (), body.size ());
 }
 
+namespace {
+
+void
+answer_json (SoupServerMessage *msg, guint status, const std::string &body)
+{
+  soup_server_message_set_status (msg, status, nullptr);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY,
+      body.data (), body.size ());
+}
+
+// Compares in time that does not depend on where the texts differ.
+bool
+same_secret (const std::string &given, const std::string &secret)
+{
+  unsigned char diff = given.size () != secret.size ();
+  for (std::size_t i = 0; i < given.size (); i++)
+    diff |= (unsigned char) (given[i] ^ secret[i % secret.size ()]);
+  return diff == 0;
+}
+
+}  // namespace
+
+// GET /api/history?room=R&since=DATE&limit=N&offset=N: the call log, newest
+// first, for the host's admin only.
+void
+SignallingServer::serve_history (SoupServerMessage *msg, GHashTable *query)
+{
+  if (!options_.history) {
+    answer_json (msg, SOUP_STATUS_NOT_FOUND,
+        "{\"error\":\"this server keeps no call history (--history-db)\"}");
+    return;
+  }
+  const char *auth = soup_message_headers_get_one (
+      soup_server_message_get_request_headers (msg), "Authorization");
+  if (options_.admin_secret.empty () || !auth ||
+      !g_str_has_prefix (auth, "Bearer ") ||
+      !same_secret (auth + strlen ("Bearer "), options_.admin_secret)) {
+    soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+        "WWW-Authenticate", "Bearer realm=\"p2pcall history\"");
+    answer_json (msg, SOUP_STATUS_UNAUTHORIZED, options_.admin_secret.empty () ?
+        "{\"error\":\"the call history needs --admin-secret on the server\"}" :
+        "{\"error\":\"the call history needs the admin secret: "
+        "Authorization: Bearer SECRET\"}");
+    return;
+  }
+  HistoryQuery q;
+  const char *value;
+  guint64 number;
+  if (query && (value = (const char *) g_hash_table_lookup (query, "room")))
+    q.room = value;
+  if (query && (value = (const char *) g_hash_table_lookup (query, "since"))) {
+    q.since = parse_history_date (value);
+    if (q.since < 0) {
+      answer_json (msg, SOUP_STATUS_BAD_REQUEST, "{\"error\":\"since must be "
+          "a date (2026-12-01) or an ISO 8601 time\"}");
+      return;
+    }
+  }
+  for (auto [name, target, max] : {std::tuple {"limit", &q.limit, 500u},
+          std::tuple {"offset", &q.offset, G_MAXUINT}}) {
+    if (!query || !(value = (const char *) g_hash_table_lookup (query, name)))
+      continue;
+    if (!g_ascii_string_to_unsigned (value, 10, 0, max, &number, nullptr)) {
+      answer_json (msg, SOUP_STATUS_BAD_REQUEST, std::string ("{\"error\":\"") +
+          name + " must be a whole number from 0 to " + std::to_string (max) +
+          "\"}");
+      return;
+    }
+    *target = (guint) number;
+  }
+  answer_json (msg, SOUP_STATUS_OK, history_to_json (options_.history->calls (q)));
+}
+
 void
 SignallingServer::on_websocket (SoupServer *, SoupServerMessage *msg,
     const char *, SoupWebsocketConnection *ws, gpointer user_data)
@@ -671,6 +769,8 @@ SignallingServer::add_connection (SoupServerMessage *msg,
   connections_per_address_[remote]++;
   ConnectionId id = next_id_++;
   auto conn = std::make_unique<Connection> (this, id, ws, remote);
+  conn->kind = client_kind_from_user_agent (soup_message_headers_get_one (
+          soup_server_message_get_request_headers (msg), "User-Agent"));
   auto http = http_.find (endpoint_key (
           soup_server_message_get_remote_address (msg)));
   if (http != http_.end ()) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "metered_stream.h"
+#include "call_history.h"
 #include "room_registry.h"
 #include "static_files.h"
 
@@ -55,6 +56,10 @@ struct ServerOptions {
   // With a certificate the server speaks https and wss only.
   GTlsCertificate *tls_certificate = nullptr;
   RegistryConfig registry;
+  // The call log, owned by the caller; nullptr: none kept. GET /api/history
+  // serves it to requests that carry `Authorization: Bearer ADMIN_SECRET`.
+  CallHistory *history = nullptr;
+  std::string admin_secret;
 };
 
 class SignallingServer {
@@ -105,6 +110,9 @@ private:
   void on_closed (ConnectionId id);
   void dispatch (std::vector<Outgoing> & out);
   void serve_health (SoupServerMessage * msg);
+  void serve_history (SoupServerMessage * msg, GHashTable * query);
+  // options_.registry, with the call history listening to joins and leaves.
+  RegistryConfig registry_config ();
   // Checks an upgrade request before libsoup accepts it; sets a refusal
   // status and returns false when it may not go ahead.
   bool admit_upgrade (SoupServerMessage * msg);
