@@ -123,6 +123,8 @@ SignallingServer::SignallingServer (ServerOptions options)
 
 SignallingServer::~SignallingServer ()
 {
+  g_cancellable_cancel (alive_);
+  g_object_unref (alive_);
   if (keepalive_source_)
     g_source_remove (keepalive_source_);
   if (sweep_source_)
@@ -284,11 +286,59 @@ SignallingServer::add_http_connection (GSocket *socket)
   };
   conn->meter->on_closed = [this, key] { http_.erase (key); };
   http_[key] = std::move (conn);
+  if (!options_.tls_certificate) {
+    hand_to_soup (stream, local, remote);
+    return;
+  }
+  // The TLS handshake first, as libsoup's own listener does: left implicit
+  // (on libsoup's first non-blocking read) it sometimes never completed.
+  struct Handshake {
+    SignallingServer *server;
+    GCancellable *alive;
+    P2pcallMeteredStream *stream;
+    GSocketAddress *local, *remote;
+  };
+  auto *h = new Handshake { this, G_CANCELLABLE (g_object_ref (alive_)),
+    P2PCALL_METERED_STREAM (g_object_ref (stream)),
+    G_SOCKET_ADDRESS (g_object_ref (local)),
+    G_SOCKET_ADDRESS (g_object_ref (remote)) };
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (base), G_PRIORITY_DEFAULT,
+      alive_, +[] (GObject *tls, GAsyncResult *res, gpointer p) {
+        auto *h = static_cast<Handshake *> (p);
+        g_autoptr (GError) err = nullptr;
+        bool ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (tls),
+            res, &err);
+        if (!g_cancellable_is_cancelled (h->alive)) {
+          std::string key = endpoint_key (h->remote);
+          auto it = h->server->http_.find (key);
+          bool current = it != h->server->http_.end () &&
+              it->second->stream == h->stream;
+          if (ok && current) {
+            h->server->hand_to_soup (h->stream, h->local, h->remote);
+          } else if (current) {
+            g_debug ("TLS handshake with %s failed: %s", key.c_str (),
+                err->message);
+            it->second->shut ();
+            h->server->http_.erase (it);
+          }
+        }
+        g_object_unref (h->alive);
+        g_object_unref (h->stream);
+        g_object_unref (h->local);
+        g_object_unref (h->remote);
+        delete h;
+      }, h);
+}
+
+void
+SignallingServer::hand_to_soup (P2pcallMeteredStream *stream,
+    GSocketAddress *local, GSocketAddress *remote)
+{
   g_autoptr (GError) err = nullptr;
   if (!soup_server_accept_iostream (soup_, G_IO_STREAM (stream), local, remote,
           &err)) {
     g_warning ("libsoup refused a connection: %s", err->message);
-    http_.erase (key);
+    http_.erase (endpoint_key (remote));
   }
 }
 

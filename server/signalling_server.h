@@ -81,6 +81,8 @@ private:
       gpointer user_data);
   void accept_all (Listener & listener);
   void add_http_connection (GSocket * socket);
+  void hand_to_soup (P2pcallMeteredStream * stream, GSocketAddress * local,
+      GSocketAddress * remote);
   void shed_oldest_http_connection ();
   void sweep_http_connections ();
   static void on_early (SoupServer * server, SoupServerMessage * msg,
@@ -120,6 +122,9 @@ private:
   std::unordered_map<std::string, std::unique_ptr<HttpConnection>> http_;
   guint max_http_connections_ = 0;
   gint64 last_accept_error_log_us_ = 0;
+  // Cancelled when the server goes: TLS handshakes still under way then
+  // must not call back into it.
+  GCancellable *alive_ = g_cancellable_new ();
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
   std::unordered_map<std::string, guint> connections_per_address_;
