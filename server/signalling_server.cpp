@@ -364,7 +364,9 @@ SignallingServer::sweep_http_connections ()
   gint64 now = g_get_monotonic_time ();
   for (auto it = http_.begin (); it != http_.end ();) {
     HttpConnection &c = *it->second;
-    if (now - c.meter->last_read_us > kHttpIdleTimeoutUs ||
+    bool head_too_slow = c.meter->unmarked () > 0 &&
+        now - c.meter->unit_started_us > kRequestHeadTimeoutUs;
+    if (head_too_slow || now - c.meter->last_read_us > kHttpIdleTimeoutUs ||
         now - c.accepted_us > kHttpLifetimeUs) {
       g_debug ("closing idle connection from %s", it->first.c_str ());
       c.shut ();

@@ -33,8 +33,10 @@ inline constexpr gint64 kHttpIdleTimeoutUs = 15 * G_USEC_PER_SEC;
 // ... and one that has not become a WebSocket this long after it was
 // accepted, whatever it sends (headers a byte a second).
 inline constexpr gint64 kHttpLifetimeUs = 60 * G_USEC_PER_SEC;
-// Request line and headers of one request; libsoup keeps no limit.
+// Request line and headers of one request; libsoup keeps no limit on
+// their size or on how long they take (a byte a second held a socket).
 inline constexpr guint64 kMaxRequestHeadBytes = 64 * 1024;
+inline constexpr gint64 kRequestHeadTimeoutUs = 10 * G_USEC_PER_SEC;
 // What may wait to be sent to one member that does not read; over it the
 // member is closed with kCloseNotReading and its room told.
 inline constexpr guint64 kDefaultMaxQueuedBytes = 1024 * 1024;
