@@ -416,11 +416,23 @@ test_numbers_stay_json (void)
     "{\"type\":\"peer-state\",\"state\":{\"x\":-1e999}}",
     "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":10000000000000000000000000000000000000000}",
     "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":9007199254740992}",
+    // What json-glib takes but a browser's JSON.parse does not: relayed as
+    // written, it would break the receivers.
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"} /* c */}",
+    "{\"type\":\"offer\",\"offer\":{'sdp':\"s\"}}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":0x10}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":.5}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":01}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\\q\"}}",
   };
   for (const char *text : refused) {
     f.send (1, text);
     f.expect_error (1, proto::kErrBadMessage);
   }
+  std::string deep = "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":" +
+      std::string (40, '[') + std::string (40, ']') + "}";
+  f.send (1, deep);
+  f.expect_error (1, proto::kErrBadMessage);
   g_assert_true (f.empty (2));
   // A joiner's joined still parses.
   f.join (3, "r");
