@@ -717,6 +717,9 @@ SignallingServer::add_connection (SoupServerMessage *msg,
           soup_server_message_get_remote_address (msg)));
   if (http != http_.end ()) {
     conn->meter = http->second->meter;
+    // The handshake's response is out: what is written from here on is
+    // what the server sends on the WebSocket.
+    conn->queued_total = conn->meter->written_total;
     http_.erase (http);
     // A fragmented message is counted as its frames arrive: reads stop at
     // the limit (plus framing), before libsoup has gathered more.
