@@ -30,51 +30,173 @@ description_is_valid (JsonObject *msg, const char *member)
   return desc != nullptr && has_string (desc, "sdp");
 }
 
-// Every number literal of @text (outside strings) must survive a round trip
-// through any JSON peer: finite, and an integer within what a JavaScript
-// number holds exactly. json-glib would turn 1e999 into "inf.0" and wrap
-// 10^40 round to -1. Returns nullptr or the explanation.
-const char *
-check_numbers (std::string_view text)
-{
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size (); i++) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-      continue;
-    }
-    if (c != '-' && !g_ascii_isdigit (c))
-      continue;
-    std::size_t end = i + 1;
-    bool integer = true;
-    while (end < text.size () && (g_ascii_isdigit (text[end]) ||
-            strchr ("+-.eE", text[end]))) {
-      if (!g_ascii_isdigit (text[end]) && text[end] != '-')
-        integer = false;
-      end++;
-    }
-    std::string literal (text.substr (i, end - i));
-    i = end - 1;
-    if (integer) {
-      errno = 0;
-      gint64 value = g_ascii_strtoll (literal.c_str (), nullptr, 10);
-      if (errno == ERANGE || value > kMaxSafeInteger || value < -kMaxSafeInteger)
-        return "message has an integer out of range (at most 2^53 - 1 in "
-            "magnitude)";
-    } else if (!std::isfinite (g_ascii_strtod (literal.c_str (), nullptr))) {
-      return "message has a number out of range (not a finite double)";
+// Strict JSON (RFC 8259), checked before json-glib sees the text: json-glib
+// also takes comments, single quotes, hex and ".5", which the server would
+// then relay as written to browsers whose JSON.parse refuses them. Numbers
+// must survive any JSON peer: finite, and integers within what a
+// JavaScript number holds exactly (json-glib turned 1e999 into "inf.0" and
+// 10^40 into -1). Nesting is bounded, so no parser recurses deep.
+class StrictJson {
+public:
+  explicit StrictJson (std::string_view text) : text_ (text) {}
+
+  // nullptr when @text is one strict JSON value, else why not.
+  const char *check ()
+  {
+    skip_space ();
+    if (!value (0))
+      return problem_ ? problem_ : "message is not strict JSON";
+    skip_space ();
+    if (at_ != text_.size ())
+      return "message has text after its JSON value";
+    return nullptr;
+  }
+
+private:
+  static constexpr int kMaxDepth = 32;
+
+  bool fail (const char *why) { problem_ = why; return false; }
+  bool more () const { return at_ < text_.size (); }
+  char peek () const { return more () ? text_[at_] : '\0'; }
+
+  void skip_space ()
+  {
+    while (more () && strchr (" \t\n\r", text_[at_]) && text_[at_])
+      at_++;
+  }
+
+  bool literal (const char *word)
+  {
+    std::size_t n = strlen (word);
+    if (text_.compare (at_, n, word) != 0)
+      return fail ("message is not strict JSON");
+    at_ += n;
+    return true;
+  }
+
+  bool value (int depth)
+  {
+    if (depth > kMaxDepth)
+      return fail ("message is nested more than 32 deep");
+    switch (peek ()) {
+      case '{': return container (depth, '}', true);
+      case '[': return container (depth, ']', false);
+      case '"': return string ();
+      case 't': return literal ("true");
+      case 'f': return literal ("false");
+      case 'n': return literal ("null");
+      default: return number ();
     }
   }
-  return nullptr;
-}
+
+  bool container (int depth, char close, bool object)
+  {
+    at_++;
+    skip_space ();
+    if (peek () == close) {
+      at_++;
+      return true;
+    }
+    while (true) {
+      if (object) {
+        if (peek () != '"' || !string ())
+          return fail ("message is not strict JSON (object keys are "
+              "double-quoted strings)");
+        skip_space ();
+        if (peek () != ':')
+          return fail ("message is not strict JSON");
+        at_++;
+        skip_space ();
+      }
+      if (!value (depth + 1))
+        return false;
+      skip_space ();
+      if (peek () == close) {
+        at_++;
+        return true;
+      }
+      if (peek () != ',')
+        return fail ("message is not strict JSON");
+      at_++;
+      skip_space ();
+    }
+  }
+
+  bool string ()
+  {
+    for (at_++; more (); at_++) {
+      unsigned char c = text_[at_];
+      if (c == '"') {
+        at_++;
+        return true;
+      }
+      if (c < 0x20)
+        return fail ("message has a control character in a string");
+      if (c != '\\')
+        continue;
+      at_++;
+      char e = peek ();
+      if (e == 'u') {
+        for (int i = 0; i < 4; i++)
+          if (++at_ >= text_.size () || !g_ascii_isxdigit (text_[at_]))
+            return fail ("message has a bad \\u escape");
+      } else if (!e || !strchr ("\"\\/bfnrt", e)) {
+        return fail ("message has a bad escape in a string");
+      }
+    }
+    return fail ("message has an unterminated string");
+  }
+
+  bool digits ()
+  {
+    std::size_t start = at_;
+    while (more () && g_ascii_isdigit (text_[at_]))
+      at_++;
+    return at_ > start;
+  }
+
+  bool number ()
+  {
+    std::size_t start = at_;
+    bool integer = true;
+    if (peek () == '-')
+      at_++;
+    if (peek () == '0')
+      at_++;
+    else if (!(peek () >= '1' && peek () <= '9') || !digits ())
+      return fail ("message is not strict JSON");
+    if (peek () == '.') {
+      integer = false;
+      at_++;
+      if (!digits ())
+        return fail ("message has a malformed number");
+    }
+    if (peek () == 'e' || peek () == 'E') {
+      integer = false;
+      at_++;
+      if (peek () == '+' || peek () == '-')
+        at_++;
+      if (!digits ())
+        return fail ("message has a malformed number");
+    }
+    std::string literal (text_.substr (start, at_ - start));
+    if (integer) {
+      errno = 0;
+      gint64 v = g_ascii_strtoll (literal.c_str (), nullptr, 10);
+      if (errno == ERANGE || v > kMaxSafeInteger || v < -kMaxSafeInteger)
+        return fail ("message has an integer out of range (at most 2^53 - 1 "
+            "in magnitude)");
+    } else if (!std::isfinite (g_ascii_strtod (literal.c_str (), nullptr))) {
+      return fail ("message has a number out of range (not a finite "
+          "double)");
+    }
+    return true;
+  }
+
+  std::string_view text_;
+  std::size_t at_ = 0;
+  const char *problem_ = nullptr;
+};
 
 }  // namespace
 
@@ -160,15 +282,15 @@ parse_message (std::string_view text, ParseError &error)
     return nullptr;
   }
 
+  if (const char *problem = StrictJson (text).check ()) {
+    error.message = problem;
+    return nullptr;
+  }
   g_autoptr (GError) err = nullptr;
   JsonNodePtr root (json_from_string (std::string (text).c_str (), &err));
   if (!root) {
     error.message = std::string ("message is not JSON: ") +
         (err ? err->message : "empty");
-    return nullptr;
-  }
-  if (const char *problem = check_numbers (text)) {
-    error.message = problem;
     return nullptr;
   }
   if (!JSON_NODE_HOLDS_OBJECT (root.get ())) {

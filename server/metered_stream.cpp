@@ -10,6 +10,8 @@ count_read (const MeterPtr &meter, gssize n)
 {
   if (n <= 0)
     return;
+  if (meter->unmarked () == 0)
+    meter->unit_started_us = g_get_monotonic_time ();
   meter->read_total += n;
   meter->last_read_us = g_get_monotonic_time ();
   if (!meter->over && meter->unmarked () > meter->allowance) {

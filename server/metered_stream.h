@@ -18,6 +18,8 @@ struct StreamMeter {
   guint64 read_total = 0;
   guint64 written_total = 0;
   gint64 last_read_us = 0;
+  // When the first byte after the last mark() arrived.
+  gint64 unit_started_us = 0;
   // Bytes a client may send after the last mark() before reads stop.
   guint64 allowance = G_MAXUINT64;
   guint64 mark_at = 0;

@@ -147,6 +147,8 @@ SignallingServer::registry_config ()
 
 SignallingServer::~SignallingServer ()
 {
+  g_cancellable_cancel (alive_);
+  g_object_unref (alive_);
   if (keepalive_source_)
     g_source_remove (keepalive_source_);
   if (sweep_source_)
@@ -308,11 +310,59 @@ SignallingServer::add_http_connection (GSocket *socket)
   };
   conn->meter->on_closed = [this, key] { http_.erase (key); };
   http_[key] = std::move (conn);
+  if (!options_.tls_certificate) {
+    hand_to_soup (stream, local, remote);
+    return;
+  }
+  // The TLS handshake first, as libsoup's own listener does: left implicit
+  // (on libsoup's first non-blocking read) it sometimes never completed.
+  struct Handshake {
+    SignallingServer *server;
+    GCancellable *alive;
+    P2pcallMeteredStream *stream;
+    GSocketAddress *local, *remote;
+  };
+  auto *h = new Handshake { this, G_CANCELLABLE (g_object_ref (alive_)),
+    P2PCALL_METERED_STREAM (g_object_ref (stream)),
+    G_SOCKET_ADDRESS (g_object_ref (local)),
+    G_SOCKET_ADDRESS (g_object_ref (remote)) };
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (base), G_PRIORITY_DEFAULT,
+      alive_, +[] (GObject *tls, GAsyncResult *res, gpointer p) {
+        auto *h = static_cast<Handshake *> (p);
+        g_autoptr (GError) err = nullptr;
+        bool ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (tls),
+            res, &err);
+        if (!g_cancellable_is_cancelled (h->alive)) {
+          std::string key = endpoint_key (h->remote);
+          auto it = h->server->http_.find (key);
+          bool current = it != h->server->http_.end () &&
+              it->second->stream == h->stream;
+          if (ok && current) {
+            h->server->hand_to_soup (h->stream, h->local, h->remote);
+          } else if (current) {
+            g_debug ("TLS handshake with %s failed: %s", key.c_str (),
+                err->message);
+            it->second->shut ();
+            h->server->http_.erase (it);
+          }
+        }
+        g_object_unref (h->alive);
+        g_object_unref (h->stream);
+        g_object_unref (h->local);
+        g_object_unref (h->remote);
+        delete h;
+      }, h);
+}
+
+void
+SignallingServer::hand_to_soup (P2pcallMeteredStream *stream,
+    GSocketAddress *local, GSocketAddress *remote)
+{
   g_autoptr (GError) err = nullptr;
   if (!soup_server_accept_iostream (soup_, G_IO_STREAM (stream), local, remote,
           &err)) {
     g_warning ("libsoup refused a connection: %s", err->message);
-    http_.erase (key);
+    http_.erase (endpoint_key (remote));
   }
 }
 
@@ -338,7 +388,9 @@ SignallingServer::sweep_http_connections ()
   gint64 now = g_get_monotonic_time ();
   for (auto it = http_.begin (); it != http_.end ();) {
     HttpConnection &c = *it->second;
-    if (now - c.meter->last_read_us > kHttpIdleTimeoutUs ||
+    bool head_too_slow = c.meter->unmarked () > 0 &&
+        now - c.meter->unit_started_us > kRequestHeadTimeoutUs;
+    if (head_too_slow || now - c.meter->last_read_us > kHttpIdleTimeoutUs ||
         now - c.accepted_us > kHttpLifetimeUs) {
       g_debug ("closing idle connection from %s", it->first.c_str ());
       c.shut ();
@@ -775,6 +827,9 @@ SignallingServer::add_connection (SoupServerMessage *msg,
           soup_server_message_get_remote_address (msg)));
   if (http != http_.end ()) {
     conn->meter = http->second->meter;
+    // The handshake's response is out: what is written from here on is
+    // what the server sends on the WebSocket.
+    conn->queued_total = conn->meter->written_total;
     http_.erase (http);
     // A fragmented message is counted as its frames arrive: reads stop at
     // the limit (plus framing), before libsoup has gathered more.

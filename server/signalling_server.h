@@ -34,8 +34,10 @@ inline constexpr gint64 kHttpIdleTimeoutUs = 15 * G_USEC_PER_SEC;
 // ... and one that has not become a WebSocket this long after it was
 // accepted, whatever it sends (headers a byte a second).
 inline constexpr gint64 kHttpLifetimeUs = 60 * G_USEC_PER_SEC;
-// Request line and headers of one request; libsoup keeps no limit.
+// Request line and headers of one request; libsoup keeps no limit on
+// their size or on how long they take (a byte a second held a socket).
 inline constexpr guint64 kMaxRequestHeadBytes = 64 * 1024;
+inline constexpr gint64 kRequestHeadTimeoutUs = 10 * G_USEC_PER_SEC;
 // What may wait to be sent to one member that does not read; over it the
 // member is closed with kCloseNotReading and its room told.
 inline constexpr guint64 kDefaultMaxQueuedBytes = 1024 * 1024;
@@ -88,6 +90,8 @@ private:
       gpointer user_data);
   void accept_all (Listener & listener);
   void add_http_connection (GSocket * socket);
+  void hand_to_soup (P2pcallMeteredStream * stream, GSocketAddress * local,
+      GSocketAddress * remote);
   void shed_oldest_http_connection ();
   void sweep_http_connections ();
   static void on_early (SoupServer * server, SoupServerMessage * msg,
@@ -133,6 +137,9 @@ private:
   std::unordered_map<std::string, std::unique_ptr<HttpConnection>> http_;
   guint max_http_connections_ = 0;
   gint64 last_accept_error_log_us_ = 0;
+  // Cancelled when the server goes: TLS handshakes still under way then
+  // must not call back into it.
+  GCancellable *alive_ = g_cancellable_new ();
   ConnectionId next_id_ = 1;
   std::unordered_map<ConnectionId, std::unique_ptr<Connection>> connections_;
   std::unordered_map<std::string, guint> connections_per_address_;

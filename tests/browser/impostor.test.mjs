@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
 import {
-  callUrl, launchBrowser, openCall, remoteTiles, startServer, stopAll, waitConnected, waitInPage,
+  callUrl, launchBrowser, openCall, remoteTiles, screenshot, startServer, stopAll, waitConnected, waitInPage,
 } from './lib/harness.mjs';
 
 let server, browser, alice, bob, impostor;
@@ -57,6 +57,8 @@ test('a copied clientId does not take over a live member', async () => {
   const bobTile = tiles.find((t) => t.name === 'Bob');
   assert.ok(bobTile, `Bob's tile keeps his name: ${JSON.stringify(tiles)}`);
   assert.equal(bobTile.connection, 'connected');
+  assert.ok(tiles.some((t) => t.name === 'Mallory'), 'the impostor is a participant of its own');
+  await screenshot(alice, 'impostor-own-tile');
   // Bob's next renegotiation goes to Bob, not to the impostor.
   const before = inbox.length;
   await bob.getByRole('button', { name: 'Share screen' }).click();

@@ -306,3 +306,23 @@ test('item 4: a connection that sends nothing is closed', async () => {
     assert.ok(closed, 'the idle connection was closed');
   });
 });
+
+test('item 4: a request head sent a byte a second is cut off', async () => {
+  await againstServer([], async (server) => {
+    const started = Date.now();
+    const closed = await new Promise((resolve) => {
+      const s = net.connect(server.port, '127.0.0.1');
+      let timer;
+      s.on('connect', () => {
+        s.write('GET / HTTP/1.1\r\nHost: x\r\n');
+        timer = setInterval(() => { if (!s.destroyed) s.write('X'); }, 1000);
+      });
+      s.on('close', () => { clearInterval(timer); resolve(true); });
+      s.on('error', () => {});
+      // The wait only bounds the test: the server allows a head 10 s.
+      setTimeout(() => { clearInterval(timer); s.destroy(); resolve(false); }, 40000);
+    });
+    console.log(`slow request head cut off after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.ok(closed, 'the slow head was cut off');
+  });
+});

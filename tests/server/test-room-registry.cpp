@@ -2,6 +2,7 @@
 // routing, isolation and bad input, with no sockets.
 #include "room_registry.h"
 
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -415,11 +416,23 @@ test_numbers_stay_json (void)
     "{\"type\":\"peer-state\",\"state\":{\"x\":-1e999}}",
     "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":10000000000000000000000000000000000000000}",
     "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":9007199254740992}",
+    // What json-glib takes but a browser's JSON.parse does not: relayed as
+    // written, it would break the receivers.
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"} /* c */}",
+    "{\"type\":\"offer\",\"offer\":{'sdp':\"s\"}}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":0x10}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":.5}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":01}",
+    "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\\q\"}}",
   };
   for (const char *text : refused) {
     f.send (1, text);
     f.expect_error (1, proto::kErrBadMessage);
   }
+  std::string deep = "{\"type\":\"offer\",\"offer\":{\"sdp\":\"s\"},\"n\":" +
+      std::string (40, '[') + std::string (40, ']') + "}";
+  f.send (1, deep);
+  f.expect_error (1, proto::kErrBadMessage);
   g_assert_true (f.empty (2));
   // A joiner's joined still parses.
   f.join (3, "r");
@@ -512,6 +525,51 @@ test_peer_state_shape (void)
   f.pop_type (2, proto::kPeerState);
 }
 
+// Log lines seen, by kind; every line still goes to the default writer.
+int join_leave_lines = 0;
+int not_logged_lines = 0;
+
+GLogWriterOutput
+count_log_lines (GLogLevelFlags level, const GLogField *fields, gsize n,
+    gpointer data)
+{
+  for (gsize i = 0; i < n; i++) {
+    if (g_strcmp0 (fields[i].key, "MESSAGE") != 0)
+      continue;
+    const char *text = (const char *) fields[i].value;
+    if (g_str_has_prefix (text, "join room=") ||
+        g_str_has_prefix (text, "leave room="))
+      join_leave_lines++;
+    if (strstr (text, "join/leave lines not logged"))
+      not_logged_lines++;
+  }
+  return g_log_writer_default (level, fields, n, data);
+}
+
+// Issue 19, item 9: a join/leave storm is not a log storm.
+void
+test_membership_log_is_limited (void)
+{
+  gint64 now = 0;
+  RegistryConfig config;
+  config.now_us = [&now] { return now; };
+  config.burst = 1000;
+  Fixture f (config);
+  join_leave_lines = not_logged_lines = 0;
+  for (ConnectionId c = 1; c <= 100; c++) {
+    f.join (c, ("storm-" + std::to_string (c)).c_str ());
+    f.close (c);
+  }
+  g_assert_cmpint (join_leave_lines, ==, kMembershipLogLinesPerSecond);
+  g_assert_cmpint (not_logged_lines, ==, 0);
+  // A second later the count of what was left out is logged, and lines
+  // flow again.
+  now += G_USEC_PER_SEC;
+  f.join (200, "calm");
+  g_assert_cmpint (not_logged_lines, ==, 1);
+  g_assert_cmpint (join_leave_lines, ==, kMembershipLogLinesPerSecond + 1);
+}
+
 // Random bytes and mutated valid messages: nothing may crash, every frame
 // gets at most one reply to its sender, and a bystander in another room
 // hears nothing.
@@ -556,7 +614,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, nullptr);
-  g_log_set_writer_func (g_log_writer_default, nullptr, nullptr);
+  g_log_set_writer_func (count_log_lines, nullptr, nullptr);
   g_test_add_func ("/registry/join-announces", test_join_announces);
   g_test_add_func ("/registry/joined-lists-peers", test_joined_lists_peers_with_state);
   g_test_add_func ("/registry/seed-two-party", test_seed_two_party_exchange);
@@ -572,5 +630,6 @@ main (int argc, char **argv)
   g_test_add_func ("/registry/numbers-stay-json", test_numbers_stay_json);
   g_test_add_func ("/registry/token-name-wins", test_token_name_wins);
   g_test_add_func ("/registry/peer-state-shape", test_peer_state_shape);
+  g_test_add_func ("/registry/membership-log-limited", test_membership_log_is_limited);
   return g_test_run ();
 }
