@@ -62,6 +62,7 @@ struct JanusClient::Impl {
   guint64 session_id = 0;
   guint64 next_transaction = 0;
   std::map<std::string, Pending> pending;
+  std::map<guint64, std::function<void (JsonObject *)>> listeners;
 
   Impl (JanusClientOptions o, JanusEvents e)
     : options (std::move (o)), events (std::move (e)) {}
@@ -214,7 +215,10 @@ struct JanusClient::Impl {
       }
       guint64 handle = json_object_get_int_member_with_default (message,
           "sender", 0);
-      if (handle && events.handle_event)
+      auto listener = listeners.find (handle);
+      if (listener != listeners.end ())
+        listener->second (message);
+      else if (handle && events.handle_event)
         events.handle_event (handle, message);
       return;
     }
@@ -266,6 +270,7 @@ struct JanusClient::Impl {
     close_socket ();
     std::map<std::string, Pending> open;
     open.swap (pending);
+    listeners.clear ();
     for (auto &[transaction, p] : open)
       p.reply (nullptr, nullptr, error);
     if (was_connected)
@@ -328,8 +333,15 @@ JanusClient::attach (const char *plugin, std::function<void (guint64,
 }
 
 void
+JanusClient::listen (guint64 handle, std::function<void (JsonObject *)> listener)
+{
+  impl_->listeners[handle] = std::move (listener);
+}
+
+void
 JanusClient::detach (guint64 handle)
 {
+  impl_->listeners.erase (handle);
   g_autoptr (JsonObject) request = json_object_new ();
   json_object_set_string_member (request, "janus", "detach");
   json_object_set_int_member (request, "handle_id", (gint64) handle);

@@ -50,8 +50,8 @@ struct JanusEvents {
   // the instance died, refused the API secret, or timed the session out).
   // Every open request has then failed with kGone.
   std::function<void (bool up, const GError * error)> state;
-  // An event Janus sent on its own for plugin handle @handle: @event is the
-  // whole message ("webrtcup", "media", "slowlink", "hangup", "detached", or
+  // An event Janus sent on its own for a plugin handle nobody listens to
+  // (see listen()): @event is the whole message ("webrtcup", "media", "slowlink", "hangup", "detached", or
   // "event" with plugindata and maybe jsep).
   std::function<void (guint64 handle, JsonObject * event)> handle_event;
 };
@@ -74,6 +74,9 @@ public:
   // handle.
   void attach (const char *plugin, std::function<void (guint64 handle,
           const GError * error)> done);
+  // Events Janus sends on its own for @handle go to @listener instead of
+  // events.handle_event, until the handle is detached.
+  void listen (guint64 handle, std::function<void (JsonObject * event)> listener);
   void detach (guint64 handle);
   // Sends @body (and @jsep, may be nullptr) to the plugin behind @handle.
   // Synchronous plugin requests (VideoRoom's create, exists, list, destroy)
