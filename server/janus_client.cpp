@@ -29,16 +29,16 @@ reason_of (JsonObject * error_object, const char *reason_member)
   return std::string (reason) + " (" + std::to_string (code) + ")";
 }
 
+}  // namespace
+
 JsonObject *
-object_member (JsonObject * object, const char *name)
+janus_object_member (JsonObject * object, const char *name)
 {
   if (!object || !json_object_has_member (object, name))
     return nullptr;
   JsonNode *node = json_object_get_member (object, name);
   return JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : nullptr;
 }
-
-}  // namespace
 
 struct JanusClient::Impl {
   // What an open transaction waits for.
@@ -229,22 +229,22 @@ struct JanusClient::Impl {
     }
     if (g_str_equal (kind, "error")) {
       g_autoptr (GError) err = janus_error (JanusError::kRefused, options.url,
-          reason_of (object_member (message, "error"), "reason").c_str ());
+          reason_of (janus_object_member (message, "error"), "reason").c_str ());
       finish (it, nullptr, nullptr, err);
       return;
     }
     // "success" of a core request or a synchronous plugin request, or the
     // "event" answering an asynchronous one.
-    JsonObject *plugindata = object_member (message, "plugindata");
-    JsonObject *data = plugindata ? object_member (plugindata, "data") :
-        object_member (message, "data");
+    JsonObject *plugindata = janus_object_member (message, "plugindata");
+    JsonObject *data = plugindata ? janus_object_member (plugindata, "data") :
+        janus_object_member (message, "data");
     if (data && json_object_has_member (data, "error_code")) {
       g_autoptr (GError) err = janus_error (JanusError::kPlugin, options.url,
           reason_of (data, "error").c_str ());
       finish (it, nullptr, nullptr, err);
       return;
     }
-    finish (it, data ? data : message, object_member (message, "jsep"), nullptr);
+    finish (it, data ? data : message, janus_object_member (message, "jsep"), nullptr);
   }
 
   void finish (std::map<std::string, Pending>::iterator it, JsonObject * data,

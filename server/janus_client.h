@@ -32,6 +32,10 @@ inline constexpr guint kJanusKeepaliveSeconds = 25;
 // m-lines is tens of KiB.
 inline constexpr guint64 kJanusMaxMessageSize = 4 * 1024 * 1024;
 
+// @object's member @name when it is an object (Janus's messages nest
+// plugindata, data and jsep), else nullptr.
+JsonObject *janus_object_member (JsonObject * object, const char *name);
+
 struct JanusClientOptions {
   std::string url;              // ws://HOST:PORT of Janus's WebSocket transport
   std::string api_secret;       // Janus's api_secret; empty when it has none

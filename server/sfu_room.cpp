@@ -4,22 +4,17 @@ namespace p2pcall::server {
 
 namespace {
 
-JsonObject *
-jsep (const char *type, const std::string & sdp)
+// Sends VideoRoom's @request on @handle with an SDP of @type attached.
+void
+send_with_sdp (JanusClient & janus, guint64 handle, const char *request,
+    const char *type, const std::string & sdp, JanusReply reply)
 {
-  JsonObject *object = json_object_new ();
-  json_object_set_string_member (object, "type", type);
-  json_object_set_string_member (object, "sdp", sdp.c_str ());
-  return object;
-}
-
-JsonObject *
-member_object (JsonObject * object, const char *name)
-{
-  if (!object || !json_object_has_member (object, name))
-    return nullptr;
-  JsonNode *node = json_object_get_member (object, name);
-  return JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : nullptr;
+  g_autoptr (JsonObject) body = json_object_new ();
+  json_object_set_string_member (body, "request", request);
+  g_autoptr (JsonObject) jsep = json_object_new ();
+  json_object_set_string_member (jsep, "type", type);
+  json_object_set_string_member (jsep, "sdp", sdp.c_str ());
+  janus.message (handle, body, jsep, std::move (reply));
 }
 
 // {"feed": F} entries of a subscribe request.
@@ -140,6 +135,16 @@ SfuRoom::attach (const std::string & member, Leg leg,
       });
 }
 
+JsonObject *
+SfuRoom::join_request (const char *ptype) const
+{
+  JsonObject *body = json_object_new ();
+  json_object_set_string_member (body, "request", "join");
+  json_object_set_string_member (body, "ptype", ptype);
+  json_object_set_int_member (body, "room", (gint64) room_id_);
+  return body;
+}
+
 void
 SfuRoom::join (const std::string & member)
 {
@@ -147,10 +152,7 @@ SfuRoom::join (const std::string & member)
   std::weak_ptr<bool> alive = alive_;
   attach (member, Leg::kPublisher, [this, alive, member] (Member & m,
           guint64 handle) {
-        g_autoptr (JsonObject) body = json_object_new ();
-        json_object_set_string_member (body, "request", "join");
-        json_object_set_string_member (body, "ptype", "publisher");
-        json_object_set_int_member (body, "room", (gint64) room_id_);
+        g_autoptr (JsonObject) body = join_request ("publisher");
         // Subscribers see it as each stream's feed_display: the member's
         // id in p2pcall's room, which is how clients tell the streams apart.
         json_object_set_string_member (body, "display", member.c_str ());
@@ -194,13 +196,11 @@ SfuRoom::publish (const std::string & member, const std::string & offer_sdp)
     m->offer_waiting = offer_sdp;       // its join is under way
     return;
   }
-  g_autoptr (JsonObject) body = json_object_new ();
+  std::weak_ptr<bool> alive = alive_;
   // "configure" publishes the first time and renegotiates after (an added
   // screen share, a restart); "publish" would refuse the second.
-  json_object_set_string_member (body, "request", "configure");
-  g_autoptr (JsonObject) offer = jsep ("offer", offer_sdp);
-  std::weak_ptr<bool> alive = alive_;
-  janus_.message (m->publisher, body, offer, [this, alive, member] (JsonObject *,
+  send_with_sdp (janus_, m->publisher, "configure", "offer", offer_sdp,
+      [this, alive, member] (JsonObject *,
           JsonObject * answer, const GError * error) {
         if (alive.expired () || !find (member))
           return;
@@ -260,10 +260,7 @@ SfuRoom::subscribe (Member & m, const std::vector<guint64> & feeds)
   }
   attach (member, Leg::kSubscriber, [this, feeds, forward_offer] (Member & m,
           guint64 handle) {
-        g_autoptr (JsonObject) body = json_object_new ();
-        json_object_set_string_member (body, "request", "join");
-        json_object_set_string_member (body, "ptype", "subscriber");
-        json_object_set_int_member (body, "room", (gint64) room_id_);
+        g_autoptr (JsonObject) body = join_request ("subscriber");
         json_object_set_boolean_member (body, "use_msid", TRUE);
         json_object_set_array_member (body, "streams", feed_list (feeds));
         janus_.message (handle, body, nullptr, forward_offer);
@@ -278,11 +275,9 @@ SfuRoom::answer (const std::string & member, const std::string & answer_sdp)
     events_.failed (member, Leg::kSubscriber, "no subscriber offer to answer");
     return;
   }
-  g_autoptr (JsonObject) body = json_object_new ();
-  json_object_set_string_member (body, "request", "start");
-  g_autoptr (JsonObject) answer = jsep ("answer", answer_sdp);
   std::weak_ptr<bool> alive = alive_;
-  janus_.message (m->subscriber, body, answer, [this, alive, member] (JsonObject *,
+  send_with_sdp (janus_, m->subscriber, "start", "answer", answer_sdp,
+      [this, alive, member] (JsonObject *,
           JsonObject *, const GError * error) {
         if (!alive.expired () && error && find (member))
           events_.failed (member, Leg::kSubscriber, error->message);
@@ -370,7 +365,7 @@ SfuRoom::on_handle_event (guint64 handle, JsonObject * event)
   if (leg == Leg::kSubscriber && g_str_equal (kind, "event")) {
     // A renegotiation Janus started itself: a publisher left (autoupdate),
     // or a subscription it had postponed ("updating") is ready.
-    JsonObject *offer = member_object (event, "jsep");
+    JsonObject *offer = janus_object_member (event, "jsep");
     if (offer)
       events_.description (member, Leg::kSubscriber, "offer",
           json_object_get_string_member_with_default (offer, "sdp", ""));

@@ -67,6 +67,8 @@ private:
     Leg leg;
   };
 
+  // VideoRoom's join of this room as @ptype ("publisher", "subscriber").
+  JsonObject *join_request (const char *ptype) const;
   void on_handle_event (guint64 handle, JsonObject * event);
   void subscribe (Member & m, const std::vector<guint64> & feeds);
   void send_candidate (guint64 handle, unsigned mline_index,

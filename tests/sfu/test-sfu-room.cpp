@@ -104,23 +104,37 @@ struct Peer {
         });
   }
 
-  static void on_negotiation_needed (GstElement * webrtc, gpointer data)
+  // Makes our @kind ("offer" or "answer"), sets it as local description and
+  // gives it to the room: the publisher leg publishes, the subscriber leg
+  // answers.
+  void describe (const char *kind)
   {
-    auto self = static_cast<Peer *> (data);
     GstPromise *promise = gst_promise_new_with_change_func ([] (GstPromise * p,
             gpointer data) {
           auto self = static_cast<Peer *> (data);
-          GstWebRTCSessionDescription *offer = nullptr;
-          gst_structure_get (gst_promise_get_reply (p), "offer",
-              GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, nullptr);
+          GstWebRTCSessionDescription *desc = nullptr;
+          gst_structure_get (gst_promise_get_reply (p),
+              self->leg == SfuRoom::Leg::kPublisher ? "offer" : "answer",
+              GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &desc, nullptr);
           gst_promise_unref (p);
-          g_signal_emit_by_name (self->webrtc, "set-local-description", offer, nullptr);
-          g_autofree char *sdp = gst_sdp_message_as_text (offer->sdp);
-          gst_webrtc_session_description_free (offer);
+          g_signal_emit_by_name (self->webrtc, "set-local-description", desc, nullptr);
+          g_autofree char *sdp = gst_sdp_message_as_text (desc->sdp);
+          gst_webrtc_session_description_free (desc);
           std::string text = sdp;
-          on_main ([self, text] { self->room->publish (self->member, text); });
-        }, self, nullptr);
-    g_signal_emit_by_name (webrtc, "create-offer", nullptr, promise);
+          on_main ([self, text] {
+                if (self->leg == SfuRoom::Leg::kPublisher)
+                  self->room->publish (self->member, text);
+                else
+                  self->room->answer (self->member, text);
+              });
+        }, this, nullptr);
+    g_signal_emit_by_name (webrtc, g_str_equal (kind, "offer") ? "create-offer" :
+        "create-answer", nullptr, promise);
+  }
+
+  static void on_negotiation_needed (GstElement *, gpointer data)
+  {
+    static_cast<Peer *> (data)->describe ("offer");
   }
 
   // Janus's answer (publisher leg) or offer (subscriber leg).
@@ -131,31 +145,15 @@ struct Peer {
     bool is_offer = g_str_equal (type, "offer");
     GstWebRTCSessionDescription *desc = gst_webrtc_session_description_new (
         is_offer ? GST_WEBRTC_SDP_TYPE_OFFER : GST_WEBRTC_SDP_TYPE_ANSWER, message);
-    if (!is_offer) {
-      g_signal_emit_by_name (webrtc, "set-remote-description", desc, nullptr);
-      gst_webrtc_session_description_free (desc);
-      return;
+    GstPromise *promise = nullptr;
+    if (is_offer) {
+      offers++;
+      promise = gst_promise_new_with_change_func ([] (GstPromise * p,
+              gpointer data) {
+            gst_promise_unref (p);
+            static_cast<Peer *> (data)->describe ("answer");
+          }, this, nullptr);
     }
-    offers++;
-    GstPromise *promise = gst_promise_new_with_change_func ([] (GstPromise * p,
-            gpointer data) {
-          gst_promise_unref (p);
-          auto self = static_cast<Peer *> (data);
-          GstPromise *answered = gst_promise_new_with_change_func ([] (GstPromise * p,
-                  gpointer data) {
-                auto self = static_cast<Peer *> (data);
-                GstWebRTCSessionDescription *answer = nullptr;
-                gst_structure_get (gst_promise_get_reply (p), "answer",
-                    GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, nullptr);
-                gst_promise_unref (p);
-                g_signal_emit_by_name (self->webrtc, "set-local-description", answer, nullptr);
-                g_autofree char *sdp = gst_sdp_message_as_text (answer->sdp);
-                gst_webrtc_session_description_free (answer);
-                std::string text = sdp;
-                on_main ([self, text] { self->room->answer (self->member, text); });
-              }, self, nullptr);
-          g_signal_emit_by_name (self->webrtc, "create-answer", nullptr, answered);
-        }, this, nullptr);
     g_signal_emit_by_name (webrtc, "set-remote-description", desc, promise);
     gst_webrtc_session_description_free (desc);
   }
