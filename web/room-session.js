@@ -23,12 +23,16 @@ import {
   buildPeerState, errorInPlainWords, ErrorCode, isPolite, MessageType, STATE_CLIENT_ID,
 } from './protocol.js';
 import { PeerConnection, usableIceServers } from './peer-connection.js';
-import { summarizeStats } from './stats.js';
+import { connectionQuality, summarizeStats } from './stats.js';
+import { displayName } from './names.js';
 
 const OFFER_WAIT_MS = 2000;
 const ORPHAN_GRACE_MS = 20000;
 const BYE_FLUSH_MS = 250;
 const STATS_INTERVAL_MS = 1000;
+// Audio level (0..1, from getStats) above which a member counts as speaking;
+// the fake microphones' tone and speech are well above, room noise below.
+const SPEAKING_LEVEL = 0.03;
 
 const DataType = Object.freeze({ CHAT: 'chat', BYE: 'bye' });
 
@@ -198,7 +202,10 @@ export class RoomSession {
       this.#members.set(member.key, member);
       this.state.setMember(member.key, { peerId });
     }
-    if (clientId) member.clientId = clientId;
+    if (clientId && member.clientId !== clientId) {
+      member.clientId = clientId;
+      this.state.setMember(member.key, { clientId });
+    }
     return member;
   }
 
@@ -234,7 +241,8 @@ export class RoomSession {
         if (!member.peerId) this.#removeMember(member);
       }
       if (detail.type === DataType.CHAT && typeof detail.text === 'string') {
-        this.state.addChat({ from: String(detail.name || this.state.members.get(member.key)?.name || member.peerId), text: detail.text, own: false });
+        const shown = this.state.members.get(member.key);
+        this.state.addChat({ from: String(detail.name || (shown ? displayName(shown) : member.peerId)), text: detail.text, own: false });
       }
     }));
   }
@@ -308,6 +316,7 @@ export class RoomSession {
   }
 
   async #pollStats() {
+    let localLevel = 0;
     for (const member of this.#members.values()) {
       const { pc } = member;
       if (!pc || pc.connectionState !== 'connected') continue;
@@ -315,11 +324,36 @@ export class RoomSession {
         const report = await pc.getStats();
         // It left meanwhile: setting its health would bring its tile back.
         if (this.#members.get(member.key) !== member || member.pc !== pc) continue;
-        member.stats = summarizeStats(report, member.stats);
-        this.state.setMember(member.key, { health: member.stats });
+        const previous = member.stats;
+        member.stats = summarizeStats(report, previous);
+        localLevel = Math.max(localLevel, member.stats.localAudioLevel);
+        this.state.setMember(member.key, { health: member.stats, quality: connectionQuality(member.stats, previous) });
       } catch {
         // the connection closed meanwhile
       }
     }
+    this.#pickSpeaker(localLevel);
+  }
+
+  // The loudest member above SPEAKING_LEVEL speaks; when nobody does, the
+  // last one keeps the highlight (as call apps do), unless it left.
+  #pickSpeaker(localLevel) {
+    let speaker = '';
+    let loudest = SPEAKING_LEVEL;
+    if (this.state.local.audio && localLevel > loudest) {
+      speaker = 'local';
+      loudest = localLevel;
+    }
+    for (const member of this.state.members.values()) {
+      const level = member.audio ? member.health?.audioLevel ?? 0 : 0;
+      if (level > loudest) {
+        speaker = member.key;
+        loudest = level;
+      }
+    }
+    const current = this.state.activeSpeaker;
+    const stillHere = current === 'local' || this.state.members.has(current);
+    if (!speaker && stillHere) return;
+    if (speaker !== current) this.state.update({ activeSpeaker: speaker });
   }
 }

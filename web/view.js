@@ -1,6 +1,18 @@
 // Renders CallState into the page. Reads state, never changes it; the
 // controls' clicks go to app.js.
 import { formatHealth } from './stats.js';
+import { displayName } from './names.js';
+import { formatDuration } from './recent-calls.js';
+
+const QUALITY_TEXT = {
+  unknown: 'Connection quality: measuring',
+  good: 'Connection quality: good',
+  fair: 'Connection quality: fair',
+  poor: 'Connection quality: poor',
+};
+// Tiles are laid out for this width:height; cells may stretch (the video
+// is cropped to fill), but the column count keeps them near it.
+const TILE_ASPECT = 4 / 3;
 
 const STATUS_TEXT = {
   idle: 'Not connected',
@@ -18,10 +30,12 @@ export class CallView {
     const $ = (id) => root.getElementById(id);
     this.#el = {
       status: $('signalling-status'), error: $('error'), notice: $('notice'),
-      joinForm: $('join-form'), call: $('call'), tiles: $('tiles'), localTile: $('local-tile'),
+      joinScreen: $('join-screen'), call: $('call'), tiles: $('tiles'), localTile: $('local-tile'),
       localVideo: $('local-video'), mic: $('toggle-mic'), camera: $('toggle-camera'),
       screen: $('toggle-screen'), roomLabel: $('room-label'), chatLog: $('chat-log'),
     };
+    this.#el.main = root.querySelector('main');
+    new ResizeObserver(() => this.#layout()).observe(this.#el.tiles);
   }
 
   render(state) {
@@ -32,7 +46,7 @@ export class CallView {
     el.error.hidden = !state.error;
     el.notice.textContent = state.notice;
     el.notice.hidden = !state.notice;
-    el.joinForm.hidden = state.inCall;
+    el.joinScreen.hidden = state.inCall;
     el.call.hidden = !state.inCall;
     el.roomLabel.textContent = state.inCall ? `Room ${state.roomId}` : '';
 
@@ -42,14 +56,42 @@ export class CallView {
     setToggle(el.screen, !local.screen, 'Share screen', 'Stop sharing', false);
     el.screen.classList.remove('off');
     el.screen.classList.toggle('active', local.screen);
-    el.screen.textContent = local.screen ? 'Stop share' : 'Share';
     el.localTile.dataset.audio = local.audio ? 'on' : 'off';
     el.localTile.dataset.video = local.video ? 'on' : 'off';
     el.localTile.dataset.screen = local.screen ? 'on' : 'off';
     el.localTile.querySelector('.marks').textContent = marksText(local);
+    el.localTile.classList.toggle('speaking', state.activeSpeaker === 'local');
 
-    this.#renderTiles(state.members);
+    this.#renderTiles(state.members, state.activeSpeaker);
     this.#renderChat(state.chat);
+    // The tiles' height (styles.css) leaves room for the header and any
+    // notice above them.
+    document.documentElement.style.setProperty('--above-main', `${this.#el.main.offsetTop}px`);
+  }
+
+  // @calls from loadRecentCalls(); @rejoin(room) runs on a click.
+  renderRecentCalls(calls, rejoin) {
+    const section = document.getElementById('recent-calls');
+    section.hidden = calls.length === 0;
+    document.getElementById('recent-list').replaceChildren(...calls.map((call) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'recent-call';
+      const room = document.createElement('span');
+      room.className = 'recent-room';
+      room.textContent = call.room;
+      const when = new Date(call.startedAt).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+      const detail = document.createElement('span');
+      detail.className = 'recent-detail';
+      const who = call.with?.length ? `with ${call.with.join(', ')}` : 'nobody else joined';
+      detail.textContent = `${when} · ${formatDuration(call.endedAt - call.startedAt)} · ${who}`;
+      button.append(room, detail);
+      button.setAttribute('aria-label', `Rejoin ${call.room}: ${detail.textContent}`);
+      button.addEventListener('click', () => rejoin(call.room));
+      const item = document.createElement('li');
+      item.append(button);
+      return item;
+    }));
   }
 
   setLocalStream(stream) {
@@ -59,7 +101,7 @@ export class CallView {
     if (this.#el.localVideo.srcObject !== wanted) this.#el.localVideo.srcObject = wanted;
   }
 
-  #renderTiles(members) {
+  #renderTiles(members, activeSpeaker) {
     for (const [key, tile] of this.#tiles) {
       if (!members.has(key)) {
         tile.remove();
@@ -80,12 +122,36 @@ export class CallView {
       tile.dataset.video = member.video ? 'on' : 'off';
       tile.dataset.screen = member.screen ? 'on' : 'off';
       tile.dataset.connection = member.connection;
-      tile.querySelector('.tile-name').textContent = member.name || 'Guest';
+      tile.dataset.quality = member.quality;
+      tile.classList.toggle('speaking', activeSpeaker === member.key);
+      tile.querySelector('.tile-name').textContent = displayName(member);
       tile.querySelector('.marks').textContent = marksText(member);
       tile.querySelector('.tile-connection').textContent = member.peerId ? member.connection : `${member.connection}, rejoining`;
       tile.querySelector('.tile-health').textContent = formatHealth(member.health);
+      tile.querySelector('.quality summary').setAttribute('aria-label', QUALITY_TEXT[member.quality] ?? QUALITY_TEXT.unknown);
     }
-    this.#el.tiles.dataset.count = String(members.size + 1);
+    const count = String(members.size + 1);
+    if (this.#el.tiles.dataset.count !== count) {
+      this.#el.tiles.dataset.count = count;
+      this.#layout();
+    }
+  }
+
+  // The column count that gives the biggest tiles near TILE_ASPECT in the
+  // space #tiles has; the CSS then stretches them to fill it.
+  #layout() {
+    const tiles = this.#el.tiles;
+    const count = Number(tiles.dataset.count);
+    const { width, height } = tiles.getBoundingClientRect();
+    if (!width || !height) return;
+    let best = { columns: 1, size: 0 };
+    for (let columns = 1; columns <= count; columns += 1) {
+      const rows = Math.ceil(count / columns);
+      const size = Math.min(width / columns, (height / rows) * TILE_ASPECT);
+      if (size > best.size) best = { columns, size };
+    }
+    tiles.style.setProperty('--columns', String(best.columns));
+    tiles.style.setProperty('--rows', String(Math.ceil(count / best.columns)));
   }
 
   #renderChat(chat) {
@@ -107,6 +173,8 @@ function marksText({ audio, video, screen }) {
 }
 
 function setToggle(button, on, labelWhenOn, labelWhenOff, disabled) {
+  // aria-pressed says the button is "pressed" (the thing is off); the label
+  // says what a press does.
   button.setAttribute('aria-pressed', on ? 'false' : 'true');
   button.setAttribute('aria-label', on ? labelWhenOn : labelWhenOff);
   button.title = on ? labelWhenOn : labelWhenOff;

@@ -1,0 +1,1 @@
+// File transfer over WebRTC data channels (being written).
