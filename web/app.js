@@ -206,6 +206,41 @@ $('copy-link').addEventListener('click', async () => {
     $('copy-result').textContent = 'Copy the selected link.';
   }
 });
+// Files: picked or dropped on the chat panel, to everyone or one member.
+const fileActions = {
+  accept: (id) => session.files.accept(id),
+  decline: (id) => session.files.decline(id),
+  cancel: (id) => session.files.cancel(id),
+};
+function renderTransfers() {
+  view.renderTransfers(session.files.list, session.fileRecipients, fileActions);
+}
+session.files.addEventListener('change', renderTransfers);
+state.addEventListener('change', renderTransfers);
+function sendFiles(files) {
+  const to = $('file-to').value;
+  const keys = to ? [to] : session.fileRecipients.map((r) => r.key);
+  for (const file of files) {
+    const error = session.files.offer(file, keys);
+    if (error) state.update({ error });
+  }
+}
+$('file-input').addEventListener('change', (event) => {
+  sendFiles([...event.target.files]);
+  event.target.value = '';
+});
+const chatPanel = $('chat-panel');
+chatPanel.addEventListener('dragover', (event) => {
+  if (!event.dataTransfer.types.includes('Files')) return;
+  event.preventDefault();
+  chatPanel.classList.add('dropping');
+});
+chatPanel.addEventListener('dragleave', () => chatPanel.classList.remove('dropping'));
+chatPanel.addEventListener('drop', (event) => {
+  event.preventDefault();
+  chatPanel.classList.remove('dropping');
+  sendFiles([...event.dataTransfer.files]);
+});
 $('chat-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const text = $('chat-input').value.trim();

@@ -25,6 +25,7 @@ import {
 import { PeerConnection, usableIceServers } from './peer-connection.js';
 import { connectionQuality, summarizeStats } from './stats.js';
 import { displayName } from './names.js';
+import { FileMessage, FileTransfers } from './file-transfer.js';
 
 const OFFER_WAIT_MS = 2000;
 const ORPHAN_GRACE_MS = 20000;
@@ -38,6 +39,7 @@ const DataType = Object.freeze({ CHAT: 'chat', BYE: 'bye' });
 
 export class RoomSession {
   state;
+  files;   // FileTransfers with the members
   #signalling;
   #media;
   #clientId = crypto.randomUUID();
@@ -54,6 +56,11 @@ export class RoomSession {
     this.#iceTransportPolicy = iceTransportPolicy;
     this.#media = media;
     this.state = state;
+    this.files = new FileTransfers({
+      send: (key, message) => this.#members.get(key)?.pc?.sendData(message) ?? false,
+      openChannel: (key, label) => this.#members.get(key)?.pc?.openFileChannel(label) ?? null,
+      memberName: (key) => this.#nameOf(key),
+    });
     signalling.addEventListener('status', ({ detail }) => state.update({ signalling: detail }));
     signalling.addEventListener('message', ({ detail }) => this.#dispatch(detail));
     media.addEventListener('track', ({ detail }) => this.#replaceTrack(detail.kind, detail.track));
@@ -80,6 +87,16 @@ export class RoomSession {
   sendChat(text) {
     for (const member of this.#members.values()) member.pc?.sendData({ type: DataType.CHAT, text, name: this.#name });
     this.state.addChat({ from: this.#name || 'You', text, own: true });
+  }
+
+  // Members a file can go to now (their chat channel is open): [{ key, name }].
+  get fileRecipients() {
+    return [...this.#members.values()].filter((m) => m.pc?.channelOpen).map((m) => ({ key: m.key, name: this.#nameOf(m.key) }));
+  }
+
+  #nameOf(key) {
+    const shown = this.state.members.get(key);
+    return shown ? displayName(shown) : 'A member';
   }
 
   // For tests and debugging: the live peer connections.
@@ -241,10 +258,13 @@ export class RoomSession {
         if (!member.peerId) this.#removeMember(member);
       }
       if (detail.type === DataType.CHAT && typeof detail.text === 'string') {
-        const shown = this.state.members.get(member.key);
-        this.state.addChat({ from: String(detail.name || (shown ? displayName(shown) : member.peerId)), text: detail.text, own: false });
+        this.state.addChat({ from: String(detail.name || this.#nameOf(member.key)), text: detail.text, own: false });
       }
+      if (Object.values(FileMessage).includes(detail.type)) this.files.handleMessage(member.key, detail);
     }));
+    pc.addEventListener('file-channel', current(({ detail }) => this.files.handleChannel(member.key, detail)));
+    // Who can receive files changed.
+    pc.addEventListener('channel-open', current(() => this.state.setMember(member.key, {})));
   }
 
   #orphan(member) {
@@ -262,6 +282,7 @@ export class RoomSession {
 
   #removeMember(member, { sayBye = false } = {}) {
     if (!this.#members.has(member.key)) return;
+    this.files.memberLeft(member.key, this.#nameOf(member.key));
     this.#members.delete(member.key);
     clearTimeout(member.graceTimer);
     if (sayBye && member.pc?.sendData({ type: DataType.BYE })) {

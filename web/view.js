@@ -3,6 +3,7 @@
 import { formatHealth } from './stats.js';
 import { displayName } from './names.js';
 import { formatDuration } from './recent-calls.js';
+import { formatBytes } from './file-transfer.js';
 
 const QUALITY_TEXT = {
   unknown: 'Connection quality: measuring',
@@ -154,6 +155,48 @@ export class CallView {
     tiles.style.setProperty('--rows', String(Math.ceil(count / best.columns)));
   }
 
+  // @transfers: FileTransfers.list; @recipients: [{ key, name }];
+  // @actions: { accept(id), decline(id), cancel(id) }.
+  renderTransfers(transfers, recipients, actions) {
+    const list = document.getElementById('transfers');
+    const items = new Map([...list.children].map((item) => [item.dataset.id, item]));
+    for (const transfer of transfers) {
+      let item = items.get(transfer.id);
+      items.delete(transfer.id);
+      if (!item) {
+        item = document.getElementById('transfer-item').content.firstElementChild.cloneNode(true);
+        item.dataset.id = transfer.id;
+        item.dataset.direction = transfer.direction;
+        item.querySelector('.transfer-accept').addEventListener('click', () => actions.accept(transfer.id));
+        item.querySelector('.transfer-decline').addEventListener('click', () => actions.decline(transfer.id));
+        item.querySelector('.transfer-cancel').addEventListener('click', () => actions.cancel(transfer.id));
+        item.querySelector('.transfer-name').textContent = transfer.name;
+        item.querySelector('.transfer-size').textContent = `(${formatBytes(transfer.size)})`;
+        item.setAttribute('aria-label', `${transfer.direction === 'out' ? 'Sending' : 'Receiving'} ${transfer.name}`);
+        list.append(item);
+      }
+      item.dataset.state = transfer.state;
+      item.querySelector('.transfer-peer').textContent = `${transfer.direction === 'out' ? 'To' : 'From'} ${transfer.peerName}`;
+      const progress = item.querySelector('progress');
+      progress.value = transfer.size ? transfer.bytes / transfer.size : 1;
+      progress.hidden = !['sending', 'receiving', 'checking'].includes(transfer.state);
+      item.querySelector('.transfer-status').textContent = transferStatus(transfer);
+      const save = item.querySelector('.transfer-save');
+      save.hidden = !transfer.url;
+      if (transfer.url && save.href !== transfer.url) {
+        save.href = transfer.url;
+        save.download = transfer.name;
+        save.textContent = `Save ${transfer.name}`;
+      }
+    }
+    for (const item of items.values()) item.remove();
+
+    const select = document.getElementById('file-to');
+    const wanted = select.value;
+    select.replaceChildren(new Option('Everyone', ''), ...recipients.map(({ key, name }) => new Option(name, key)));
+    select.value = recipients.some((r) => r.key === wanted) ? wanted : '';
+  }
+
   #renderChat(chat) {
     for (const entry of chat.slice(this.#chatCount)) {
       const line = document.createElement('li');
@@ -165,6 +208,29 @@ export class CallView {
       line.scrollIntoView({ block: 'nearest' });
     }
     this.#chatCount = chat.length;
+  }
+}
+
+function transferStatus(transfer) {
+  const peer = transfer.peerName;
+  switch (transfer.state) {
+    case 'offered':
+      return transfer.direction === 'out' ? `Waiting for ${peer} to accept…` : `${peer} wants to send you this file.`;
+    case 'sending':
+    case 'receiving': {
+      const percent = transfer.size ? Math.floor((100 * transfer.bytes) / transfer.size) : 100;
+      const parts = [`${percent}%`, `${formatBytes(transfer.bytes)} of ${formatBytes(transfer.size)}`];
+      if (transfer.speed > 0) parts.push(`${formatBytes(transfer.speed)}/s`);
+      if (transfer.secondsLeft !== null && transfer.bytes < transfer.size) parts.push(`${formatDuration(transfer.secondsLeft * 1000)} left`);
+      if (transfer.bytes >= transfer.size && transfer.direction === 'out') parts.push(`waiting for ${peer} to check it`);
+      return parts.join(' · ');
+    }
+    case 'checking':
+      return 'Checking…';
+    case 'done':
+      return transfer.direction === 'out' ? `${peer} received it (checksum verified).` : 'Received and checked (SHA-256): ready to save.';
+    default:
+      return transfer.error;
   }
 }
 
