@@ -30,3 +30,19 @@ export function receivedFileDigest(page, name) {
     return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
   }, name);
 }
+
+// Drops a file of @size random bytes named @name on @page's chat panel, as
+// a person dragging it there would; resolves the file's SHA-256 (hex).
+export function dropFile(page, name, size) {
+  return page.evaluate(async ([fileName, bytes]) => {
+    const content = new Uint8Array(bytes);
+    for (let offset = 0; offset < bytes; offset += 65536) {
+      crypto.getRandomValues(content.subarray(offset, offset + 65536));
+    }
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([content], fileName, { type: 'application/octet-stream' }));
+    document.querySelector('#chat-panel').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    const digest = await crypto.subtle.digest('SHA-256', content);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  }, [name, size]);
+}
