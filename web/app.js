@@ -211,6 +211,7 @@ const fileActions = {
   accept: (id) => session.files.accept(id),
   decline: (id) => session.files.decline(id),
   cancel: (id) => session.files.cancel(id),
+  dismiss: (id) => session.files.dismiss(id),
 };
 function renderTransfers() {
   view.renderTransfers(session.files.list, session.fileRecipients, fileActions);

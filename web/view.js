@@ -156,7 +156,7 @@ export class CallView {
   }
 
   // @transfers: FileTransfers.list; @recipients: [{ key, name }];
-  // @actions: { accept(id), decline(id), cancel(id) }.
+  // @actions: { accept(id), decline(id), cancel(id), dismiss(id) }.
   renderTransfers(transfers, recipients, actions) {
     const list = document.getElementById('transfers');
     const items = new Map([...list.children].map((item) => [item.dataset.id, item]));
@@ -170,6 +170,7 @@ export class CallView {
         item.querySelector('.transfer-accept').addEventListener('click', () => actions.accept(transfer.id));
         item.querySelector('.transfer-decline').addEventListener('click', () => actions.decline(transfer.id));
         item.querySelector('.transfer-cancel').addEventListener('click', () => actions.cancel(transfer.id));
+        item.querySelector('.transfer-dismiss').addEventListener('click', () => actions.dismiss(transfer.id));
         item.querySelector('.transfer-name').textContent = transfer.name;
         item.querySelector('.transfer-size').textContent = `(${formatBytes(transfer.size)})`;
         item.setAttribute('aria-label', `${transfer.direction === 'out' ? 'Sending' : 'Receiving'} ${transfer.name}`);
@@ -191,10 +192,15 @@ export class CallView {
     }
     for (const item of items.values()) item.remove();
 
+    // Rebuilt only when the members change: rebuilding closes an open list.
     const select = document.getElementById('file-to');
-    const wanted = select.value;
-    select.replaceChildren(new Option('Everyone', ''), ...recipients.map(({ key, name }) => new Option(name, key)));
-    select.value = recipients.some((r) => r.key === wanted) ? wanted : '';
+    const options = JSON.stringify(recipients);
+    if (select.dataset.options !== options) {
+      select.dataset.options = options;
+      const wanted = select.value;
+      select.replaceChildren(new Option('Everyone', ''), ...recipients.map(({ key, name }) => new Option(name, key)));
+      select.value = recipients.some((r) => r.key === wanted) ? wanted : '';
+    }
   }
 
   #renderChat(chat) {

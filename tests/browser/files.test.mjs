@@ -84,6 +84,10 @@ test('a declined file sends nothing and the sender is told', async () => {
   const declined = await waitTransfer(ann, 'declined.bin', 'declined');
   assert.match(declined.text, /Ben declined/);
   assert.equal((await transferState(ben, 'declined.bin')).url, '');
+  // A finished transfer can be taken off the list.
+  await item(ann, id).getByRole('button', { name: 'Remove from list' }).click();
+  assert.equal(await transferState(ann, 'declined.bin'), null);
+  assert.equal(await item(ann, id).count(), 0);
 });
 
 test('either side can cancel a transfer under way', async () => {
