@@ -42,6 +42,22 @@ function pickFile(page, name, content) {
   return page.locator('#file-input').setInputFiles(file);
 }
 
+// Clicks Cancel on @page's transfer of @name as soon as it is in @state
+// (with its first bytes through when receiving).
+function cancelWhenUnderWay(page, name, state) {
+  return page.evaluate(([wanted, underWay]) => {
+    const files = window.p2pcall.session.files;
+    const onChange = () => {
+      const transfer = files.list.find((t) => t.name === wanted);
+      if (transfer?.state === underWay && (underWay !== 'receiving' || transfer.bytes > 0)) {
+        files.removeEventListener('change', onChange);
+        document.querySelector(`.transfer[data-id="${transfer.id}"] .transfer-cancel`).click();
+      }
+    };
+    files.addEventListener('change', onChange);
+  }, [name, state]);
+}
+
 // The list item of transfer @id.
 function item(page, id) {
   return page.locator(`.transfer[data-id="${id}"]`);
@@ -92,17 +108,7 @@ test('a declined file sends nothing and the sender is told', async () => {
 
 test('either side can cancel a transfer under way', async () => {
   // The receiver cancels as soon as the first bytes are in.
-  await ben.evaluate(() => {
-    const files = window.p2pcall.session.files;
-    const onChange = () => {
-      const transfer = files.list.find((t) => t.name === 'receiver-cancels.bin');
-      if (transfer?.state === 'receiving' && transfer.bytes > 0) {
-        files.removeEventListener('change', onChange);
-        document.querySelector(`.transfer[data-id="${transfer.id}"] .transfer-cancel`).click();
-      }
-    };
-    files.addEventListener('change', onChange);
-  });
+  await cancelWhenUnderWay(ben, 'receiver-cancels.bin', 'receiving');
   await pickFile(ann, 'receiver-cancels.bin', randomBytes(16 * 1024 * 1024));
   const first = await waitTransfer(ben, 'receiver-cancels.bin', 'offered');
   await item(ben, first.id).getByRole('button', { name: 'Accept' }).click();
@@ -110,17 +116,7 @@ test('either side can cancel a transfer under way', async () => {
   assert.match((await waitTransfer(ben, 'receiver-cancels.bin', 'cancelled')).text, /You cancelled/);
 
   // The sender cancels as soon as it starts sending.
-  await ann.evaluate(() => {
-    const files = window.p2pcall.session.files;
-    const onChange = () => {
-      const transfer = files.list.find((t) => t.name === 'sender-cancels.bin');
-      if (transfer?.state === 'sending') {
-        files.removeEventListener('change', onChange);
-        document.querySelector(`.transfer[data-id="${transfer.id}"] .transfer-cancel`).click();
-      }
-    };
-    files.addEventListener('change', onChange);
-  });
+  await cancelWhenUnderWay(ann, 'sender-cancels.bin', 'sending');
   await pickFile(ann, 'sender-cancels.bin', randomBytes(16 * 1024 * 1024));
   const second = await waitTransfer(ben, 'sender-cancels.bin', 'offered');
   await item(ben, second.id).getByRole('button', { name: 'Accept' }).click();

@@ -85,6 +85,12 @@ function assertFits(view, what) {
   }
 }
 
+function assertThumbSize(view) {
+  for (const button of view.controls) {
+    assert.ok(button.width >= THUMB && button.height >= THUMB, `${button.label} is ${button.width}x${button.height}`);
+  }
+}
+
 test('members without a name get distinct names, the same on every page', async () => {
   const names = (page) => page.$$eval('#tiles .tile.remote .tile-name', (els) => els.map((el) => el.textContent).sort());
   const seenByDesk = await names(desk);
@@ -139,17 +145,13 @@ test('a three-member call fits a desktop window and a phone held both ways', asy
   await screenshot(desk, 'page-desktop-three');
   const upright = await layout(phone);
   assertFits(upright, 'phone 390x844');
-  for (const button of upright.controls) {
-    assert.ok(button.width >= THUMB && button.height >= THUMB, `${button.label} is ${button.width}x${button.height}`);
-  }
+  assertThumbSize(upright);
   await screenshot(phone, 'page-phone-portrait-three');
   await phone.setViewportSize({ width: 844, height: 390 });
   await waitInPage(phone, () => innerWidth === 844);
   const sideways = await layout(phone);
   assertFits(sideways, 'phone 844x390');
-  for (const button of sideways.controls) {
-    assert.ok(button.width >= THUMB && button.height >= THUMB, `${button.label} is ${button.width}x${button.height}`);
-  }
+  assertThumbSize(sideways);
   await screenshot(phone, 'page-phone-landscape-three');
   await phone.setViewportSize({ width: 390, height: 844 });
 });
