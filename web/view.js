@@ -26,6 +26,7 @@ export class CallView {
   #el;
   #tiles = new Map();   // member key -> tile element
   #chatCount = 0;
+  #aboveMain = '';
 
   constructor(root) {
     const $ = (id) => root.getElementById(id);
@@ -67,7 +68,11 @@ export class CallView {
     this.#renderChat(state.chat);
     // The tiles' height (styles.css) leaves room for the header and any
     // notice above them.
-    document.documentElement.style.setProperty('--above-main', `${this.#el.main.offsetTop}px`);
+    const aboveMain = `${this.#el.main.offsetTop}px`;
+    if (aboveMain !== this.#aboveMain) {
+      this.#aboveMain = aboveMain;
+      document.documentElement.style.setProperty('--above-main', aboveMain);
+    }
   }
 
   // @calls from loadRecentCalls(); @rejoin(room) runs on a click.

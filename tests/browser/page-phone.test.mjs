@@ -140,6 +140,14 @@ test('the active speaker is highlighted from its audio level', async () => {
   assert.equal(await phone.locator('.tile.speaking').count(), 1);
 });
 
+test('picture-in-picture shows the active speaker', async () => {
+  // Desk speaks (the others are muted): third's window shows Desk's video.
+  await third.getByRole('button', { name: 'Picture in picture' }).click();
+  await waitInPage(third, () => document.pictureInPictureElement?.closest('.tile')?.querySelector('.tile-name').textContent === 'Desk');
+  await third.getByRole('button', { name: 'Picture in picture' }).click();
+  await waitInPage(third, () => document.pictureInPictureElement === null);
+});
+
 test('a three-member call fits a desktop window and a phone held both ways', async () => {
   assertFits(await layout(desk), 'desktop 1280x800');
   await screenshot(desk, 'page-desktop-three');
