@@ -26,7 +26,6 @@ export class CallView {
   #el;
   #tiles = new Map();   // member key -> tile element
   #chatCount = 0;
-  #aboveMain = '';
 
   constructor(root) {
     const $ = (id) => root.getElementById(id);
@@ -36,8 +35,14 @@ export class CallView {
       localVideo: $('local-video'), mic: $('toggle-mic'), camera: $('toggle-camera'),
       screen: $('toggle-screen'), roomLabel: $('room-label'), chatLog: $('chat-log'),
     };
-    this.#el.main = root.querySelector('main');
     new ResizeObserver(() => this.#layout()).observe(this.#el.tiles);
+    // The tiles' height (styles.css) leaves room for the header and any
+    // notice above them: measured when one of them changes size or shows.
+    const main = root.querySelector('main');
+    const above = new ResizeObserver(() => {
+      root.documentElement.style.setProperty('--above-main', `${main.offsetTop}px`);
+    });
+    for (const element of [root.querySelector('header'), $('error'), $('notice'), $('offline')]) above.observe(element);
   }
 
   render(state) {
@@ -66,13 +71,7 @@ export class CallView {
 
     this.#renderTiles(state.members, state.activeSpeaker);
     this.#renderChat(state.chat);
-    // The tiles' height (styles.css) leaves room for the header and any
-    // notice above them.
-    const aboveMain = `${this.#el.main.offsetTop}px`;
-    if (aboveMain !== this.#aboveMain) {
-      this.#aboveMain = aboveMain;
-      document.documentElement.style.setProperty('--above-main', aboveMain);
-    }
+
   }
 
   // @calls from loadRecentCalls(); @rejoin(room) runs on a click.
