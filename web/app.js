@@ -30,6 +30,7 @@ const recentCall = new RecentCall();
 const RECENT_NOTE_MS = 10000;
 let recentTimer = null;
 let wasInCall = false;
+const recentNames = new Set();   // written once each, not on every change
 function showRecentCalls() {
   view.renderRecentCalls(loadRecentCalls(), (room) => {
     $('room-input').value = room;
@@ -38,6 +39,7 @@ function showRecentCalls() {
 }
 state.addEventListener('change', () => {
   if (state.inCall && !wasInCall) {
+    recentNames.clear();
     recentCall.begin(state.roomId);
     recentTimer = setInterval(() => recentCall.note([]), RECENT_NOTE_MS);
   } else if (!state.inCall && wasInCall) {
@@ -47,7 +49,9 @@ state.addEventListener('change', () => {
   }
   wasInCall = state.inCall;
   if (state.inCall) {
-    const names = [...state.members.values()].filter((m) => m.connection === 'connected').map(displayName);
+    const names = [...state.members.values()].filter((m) => m.connection === 'connected').map(displayName)
+      .filter((name) => !recentNames.has(name));
+    for (const name of names) recentNames.add(name);
     if (names.length) recentCall.note(names);
   }
   keepAwake(state.inCall);

@@ -3,7 +3,6 @@
 // data channel and ICE restarts. Signalling goes out through @send; the
 // caller feeds what arrives into handleDescription/handleCandidate.
 import { buildCandidate, buildDescription } from './protocol.js';
-import { FILE_CHANNEL_PREFIX } from './file-transfer.js';
 
 const MAX_ICE_RESTARTS = 2;
 // How long an answer to a restart offer waits for the offerer's first
@@ -47,8 +46,8 @@ function sdpSessionId(sdp) {
 
 // Events: 'track' (detail: MediaStream), 'state' (detail: connectionState),
 // 'data' (detail: parsed data-channel message), 'channel-open', 'channel-close',
-// 'gave-up', 'file-channel' (detail: an RTCDataChannel the member opened for
-// a file, see file-transfer.js).
+// 'gave-up', 'other-channel' (detail: an RTCDataChannel the member opened
+// besides the chat channel, such as a file's: see file-transfer.js).
 export class PeerConnection extends EventTarget {
   remoteId;
   #pc;
@@ -189,9 +188,10 @@ export class PeerConnection extends EventTarget {
     return true;
   }
 
-  // A channel of its own for one file (no renegotiation: the connection's
-  // SCTP association carries it); null once the connection is closed.
-  openFileChannel(label) {
+  // A channel of its own, e.g. for one file (no renegotiation: the
+  // connection's SCTP association carries it); null until the chat channel
+  // is open or once the connection is closed.
+  openChannel(label) {
     if (this.#pc.connectionState === 'closed' || !this.channelOpen) return null;
     return this.#pc.createDataChannel(label, { ordered: true });
   }
@@ -304,11 +304,10 @@ export class PeerConnection extends EventTarget {
   }
 
   #adoptChannel(channel) {
-    if (channel.label.startsWith(FILE_CHANNEL_PREFIX)) {
-      this.dispatchEvent(new CustomEvent('file-channel', { detail: channel }));
+    if (channel.label !== CHAT_LABEL) {
+      this.dispatchEvent(new CustomEvent('other-channel', { detail: channel }));
       return;
     }
-    if (channel.label !== CHAT_LABEL) return;
     this.#channel = channel;
     channel.onopen = () => this.dispatchEvent(new Event('channel-open'));
     channel.onclose = () => this.dispatchEvent(new Event('channel-close'));

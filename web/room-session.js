@@ -25,7 +25,7 @@ import {
 import { PeerConnection, usableIceServers } from './peer-connection.js';
 import { connectionQuality, summarizeStats } from './stats.js';
 import { displayName } from './names.js';
-import { FileMessage, FileTransfers } from './file-transfer.js';
+import { FILE_CHANNEL_PREFIX, FileMessage, FileTransfers } from './file-transfer.js';
 
 const OFFER_WAIT_MS = 2000;
 const ORPHAN_GRACE_MS = 20000;
@@ -58,7 +58,7 @@ export class RoomSession {
     this.state = state;
     this.files = new FileTransfers({
       send: (key, message) => this.#members.get(key)?.pc?.sendData(message) ?? false,
-      openChannel: (key, label) => this.#members.get(key)?.pc?.openFileChannel(label) ?? null,
+      openChannel: (key, label) => this.#members.get(key)?.pc?.openChannel(label) ?? null,
       memberName: (key) => this.#nameOf(key),
     });
     signalling.addEventListener('status', ({ detail }) => state.update({ signalling: detail }));
@@ -262,7 +262,10 @@ export class RoomSession {
       }
       if (Object.values(FileMessage).includes(detail.type)) this.files.handleMessage(member.key, detail);
     }));
-    pc.addEventListener('file-channel', current(({ detail }) => this.files.handleChannel(member.key, detail)));
+    // Channels of other kinds are left alone, as before.
+    pc.addEventListener('other-channel', current(({ detail }) => {
+      if (detail.label.startsWith(FILE_CHANNEL_PREFIX)) this.files.handleChannel(member.key, detail);
+    }));
     // Who can receive files changed.
     pc.addEventListener('channel-open', current(() => this.state.setMember(member.key, {})));
   }
