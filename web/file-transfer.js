@@ -20,8 +20,8 @@ export const DEFAULT_MAX_FILE_BYTES = 2 * 1024 ** 3;
 // 64 KiB goes through between Chromium and Firefox whatever the
 // max-message-size each announces.
 const CHUNK_BYTES = 64 * 1024;
-// Well under 16 MiB queued, where Chromium closes the channel (tried: a
-// 16 MiB high-water mark broke every transfer).
+// Well under 16 MiB queued, where Chromium closes the channel (tried: with
+// a 16 MiB high-water mark a 64 MiB transfer failed).
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const LOW_WATER_BYTES = 1024 * 1024;
 // Received chunks are folded into one Blob every so often, so the browser

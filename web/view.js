@@ -177,7 +177,6 @@ export class CallView {
         item.querySelector('.transfer-dismiss').addEventListener('click', () => actions.dismiss(transfer.id));
         item.querySelector('.transfer-name').textContent = transfer.name;
         item.querySelector('.transfer-size').textContent = `(${formatBytes(transfer.size)})`;
-        item.setAttribute('aria-label', `${transfer.direction === 'out' ? 'Sending' : 'Receiving'} ${transfer.name}`);
         list.append(item);
       }
       item.dataset.state = transfer.state;
