@@ -8,6 +8,7 @@ import { RoomSession } from './room-session.js';
 import { SignallingClient, signallingUrl } from './signaling-client.js';
 import { clearRecentCalls, loadRecentCalls, RecentCall } from './recent-calls.js';
 import { displayName } from './names.js';
+import { ScreenWakeLock } from './wake-lock.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,6 +25,8 @@ const token = params.get('token') ?? '';
 
 state.addEventListener('change', () => view.render(state));
 view.render(state);
+
+const wakeLock = new ScreenWakeLock();
 
 // Recent calls: written while in a call, shown on the join screen.
 const recentCall = new RecentCall();
@@ -54,7 +57,7 @@ state.addEventListener('change', () => {
     for (const name of names) recentNames.add(name);
     if (names.length) recentCall.note(names);
   }
-  keepAwake(state.inCall);
+  wakeLock.want(state.inCall);
   followSpeakerInPictureInPicture();
 });
 $('clear-recent').addEventListener('click', () => {
@@ -62,36 +65,6 @@ $('clear-recent').addEventListener('click', () => {
   showRecentCalls();
 });
 showRecentCalls();
-
-// The screen stays on during a call (it would dim and lock a phone in the
-// middle of one); the lock is lost when the page is hidden, so it is taken
-// again when it shows.
-let wakeLock = null;        // the WakeLockSentinel while held
-let wakeLockAsked = false;  // a request is out, or was refused while visible
-async function keepAwake(wanted) {
-  if (!('wakeLock' in navigator)) return;
-  if (wanted && !wakeLock && !wakeLockAsked && document.visibilityState === 'visible') {
-    wakeLockAsked = true;
-    try {
-      const lock = await navigator.wakeLock.request('screen');
-      lock.addEventListener('release', () => { if (wakeLock === lock) wakeLock = null; });
-      wakeLock = lock;
-      wakeLockAsked = false;
-      if (!state.inCall) keepAwake(false);
-    } catch (error) {
-      // Refused (battery saver, policy): the call goes on, the screen may dim.
-      console.warn('p2pcall: the screen may dim during the call:', error.message);
-    }
-  } else if (!wanted && wakeLock) {
-    const lock = wakeLock;
-    wakeLock = null;
-    lock.release();
-  }
-}
-document.addEventListener('visibilitychange', () => {
-  wakeLockAsked = false;
-  keepAwake(state.inCall);
-});
 
 // Picture-in-picture shows the active speaker (or the first member), and
 // follows the speaker while it is open.
@@ -140,7 +113,7 @@ signalling.addEventListener('status', ({ detail }) => {
 checkOnline();
 
 // Exposed for the browser tests and for debugging in the console.
-window.p2pcall = { state, session, media, screenKeptAwake: () => wakeLock !== null && !wakeLock.released };
+window.p2pcall = { state, session, media, screenKeptAwake: () => wakeLock.held };
 
 let mediaStarted = null;
 function startMedia() {

@@ -6,7 +6,7 @@ const CACHE = 'p2pcall-page-v1';
 const PAGE_FILES = [
   './', 'index.html', 'styles.css', 'app.js', 'call-state.js', 'view.js', 'media.js', 'names.js',
   'peer-connection.js', 'protocol.js', 'recent-calls.js', 'room-session.js', 'signaling-client.js',
-  'stats.js', 'file-transfer.js', 'sha256.js', 'favicon.svg', 'app.webmanifest', 'icons/icon.svg',
+  'stats.js', 'file-transfer.js', 'sha256.js', 'wake-lock.js', 'favicon.svg', 'app.webmanifest', 'icons/icon.svg',
   'icons/icon-192.png', 'icons/icon-512.png',
 ];
 
