@@ -9,8 +9,10 @@ export class CallState extends EventTarget {
   error = '';            // the last server or call error, in plain words
   notice = '';           // no camera / microphone and the like
   local = { audio: true, video: true, screen: false, hasAudio: false, hasVideo: false };
-  // member key -> { key, peerId, name, audio, video, screen, connection, health, stream }
+  // member key -> { key, peerId, clientId, name, audio, video, screen,
+  //                connection, health, quality, stream }
   members = new Map();
+  activeSpeaker = '';    // a member key, 'local', or '' (nobody yet)
   chat = [];             // { from, text, own }
 
   update(changes) {
@@ -20,8 +22,8 @@ export class CallState extends EventTarget {
 
   setMember(key, changes) {
     const member = this.members.get(key) ?? {
-      key, peerId: '', name: '', audio: true, video: true, screen: false,
-      connection: 'new', health: null, stream: null,
+      key, peerId: '', clientId: '', name: '', audio: true, video: true, screen: false,
+      connection: 'new', health: null, quality: 'unknown', stream: null,
     };
     this.members.set(key, { ...member, ...changes });
     this.#changed();

@@ -62,6 +62,23 @@ export class LocalMedia extends EventTarget {
     this.#changed();
   }
 
+  // The next camera in the device list: front <-> back on a phone.
+  async switchCamera() {
+    const { video } = await this.listDevices();
+    const track = this.sharingScreen ? this.#camera : this.stream.getVideoTracks()[0];
+    const index = video.findIndex((d) => d.deviceId === track?.getSettings().deviceId);
+    const next = video[(index + 1) % video.length];
+    if (!next || video.length < 2) return;
+    try {
+      await this.selectDevice('video', next.deviceId);
+    } catch (error) {
+      // Many phones open one camera at a time: free this one and retry.
+      if (error?.name !== 'NotReadableError' || !track) throw error;
+      track.stop();
+      await this.selectDevice('video', next.deviceId);
+    }
+  }
+
   async listDevices() {
     const devices = await navigator.mediaDevices.enumerateDevices();
     return {

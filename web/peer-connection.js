@@ -46,7 +46,8 @@ function sdpSessionId(sdp) {
 
 // Events: 'track' (detail: MediaStream), 'state' (detail: connectionState),
 // 'data' (detail: parsed data-channel message), 'channel-open', 'channel-close',
-// 'gave-up'.
+// 'gave-up', 'other-channel' (detail: an RTCDataChannel the member opened
+// besides the chat channel, such as a file's: see file-transfer.js).
 export class PeerConnection extends EventTarget {
   remoteId;
   #pc;
@@ -187,6 +188,14 @@ export class PeerConnection extends EventTarget {
     return true;
   }
 
+  // A channel of its own, e.g. for one file (no renegotiation: the
+  // connection's SCTP association carries it); null until the chat channel
+  // is open or once the connection is closed.
+  openChannel(label) {
+    if (this.#pc.connectionState === 'closed' || !this.channelOpen) return null;
+    return this.#pc.createDataChannel(label, { ordered: true });
+  }
+
   outgoingTrack(kind) {
     return this.#pc.getSenders().find((s) => s.track?.kind === kind)?.track ?? null;
   }
@@ -295,7 +304,10 @@ export class PeerConnection extends EventTarget {
   }
 
   #adoptChannel(channel) {
-    if (channel.label !== CHAT_LABEL) return;
+    if (channel.label !== CHAT_LABEL) {
+      this.dispatchEvent(new CustomEvent('other-channel', { detail: channel }));
+      return;
+    }
     this.#channel = channel;
     channel.onopen = () => this.dispatchEvent(new Event('channel-open'));
     channel.onclose = () => this.dispatchEvent(new Event('channel-close'));

@@ -23,17 +23,23 @@ import {
   buildPeerState, errorInPlainWords, ErrorCode, isPolite, MessageType, STATE_CLIENT_ID,
 } from './protocol.js';
 import { PeerConnection, usableIceServers } from './peer-connection.js';
-import { summarizeStats } from './stats.js';
+import { connectionQuality, summarizeStats } from './stats.js';
+import { displayName } from './names.js';
+import { FILE_CHANNEL_PREFIX, FileMessage, FileTransfers } from './file-transfer.js';
 
 const OFFER_WAIT_MS = 2000;
 const ORPHAN_GRACE_MS = 20000;
 const BYE_FLUSH_MS = 250;
 const STATS_INTERVAL_MS = 1000;
+// Audio level (0..1, from getStats) above which a member counts as speaking;
+// the fake microphones' tone and speech are well above, room noise below.
+const SPEAKING_LEVEL = 0.03;
 
 const DataType = Object.freeze({ CHAT: 'chat', BYE: 'bye' });
 
 export class RoomSession {
   state;
+  files;   // FileTransfers with the members
   #signalling;
   #media;
   #clientId = crypto.randomUUID();
@@ -50,6 +56,11 @@ export class RoomSession {
     this.#iceTransportPolicy = iceTransportPolicy;
     this.#media = media;
     this.state = state;
+    this.files = new FileTransfers({
+      send: (key, message) => this.#members.get(key)?.pc?.sendData(message) ?? false,
+      openChannel: (key, label) => this.#members.get(key)?.pc?.openChannel(label) ?? null,
+      memberName: (key) => this.#nameOf(key),
+    });
     signalling.addEventListener('status', ({ detail }) => state.update({ signalling: detail }));
     signalling.addEventListener('message', ({ detail }) => this.#dispatch(detail));
     media.addEventListener('track', ({ detail }) => this.#replaceTrack(detail.kind, detail.track));
@@ -76,6 +87,16 @@ export class RoomSession {
   sendChat(text) {
     for (const member of this.#members.values()) member.pc?.sendData({ type: DataType.CHAT, text, name: this.#name });
     this.state.addChat({ from: this.#name || 'You', text, own: true });
+  }
+
+  // Members a file can go to now (their chat channel is open): [{ key, name }].
+  get fileRecipients() {
+    return [...this.#members.values()].filter((m) => m.pc?.channelOpen).map((m) => ({ key: m.key, name: this.#nameOf(m.key) }));
+  }
+
+  #nameOf(key) {
+    const shown = this.state.members.get(key);
+    return shown ? displayName(shown) : 'A member';
   }
 
   // For tests and debugging: the live peer connections.
@@ -203,7 +224,10 @@ export class RoomSession {
       this.state.setMember(member.key, { peerId });
     }
     // A clientId a live member holds stays that member's.
-    if (clientId && !holder) member.clientId = clientId;
+    if (clientId && !holder && member.clientId !== clientId) {
+      member.clientId = clientId;
+      this.state.setMember(member.key, { clientId });
+    }
     return member;
   }
 
@@ -239,9 +263,16 @@ export class RoomSession {
         if (!member.peerId) this.#removeMember(member);
       }
       if (detail.type === DataType.CHAT && typeof detail.text === 'string') {
-        this.state.addChat({ from: String(detail.name || this.state.members.get(member.key)?.name || member.peerId), text: detail.text, own: false });
+        this.state.addChat({ from: String(detail.name || this.#nameOf(member.key)), text: detail.text, own: false });
       }
+      if (Object.values(FileMessage).includes(detail.type)) this.files.handleMessage(member.key, detail);
     }));
+    // Channels of other kinds are left alone, as before.
+    pc.addEventListener('other-channel', current(({ detail }) => {
+      if (detail.label.startsWith(FILE_CHANNEL_PREFIX)) this.files.handleChannel(member.key, detail);
+    }));
+    // Who can receive files changed.
+    pc.addEventListener('channel-open', current(() => this.state.setMember(member.key, {})));
   }
 
   #orphan(member) {
@@ -259,6 +290,7 @@ export class RoomSession {
 
   #removeMember(member, { sayBye = false } = {}) {
     if (!this.#members.has(member.key)) return;
+    this.files.memberLeft(member.key, this.#nameOf(member.key));
     this.#members.delete(member.key);
     clearTimeout(member.graceTimer);
     if (sayBye && member.pc?.sendData({ type: DataType.BYE })) {
@@ -313,6 +345,7 @@ export class RoomSession {
   }
 
   async #pollStats() {
+    let localLevel = 0;
     for (const member of this.#members.values()) {
       const { pc } = member;
       if (!pc || pc.connectionState !== 'connected') continue;
@@ -320,11 +353,36 @@ export class RoomSession {
         const report = await pc.getStats();
         // It left meanwhile: setting its health would bring its tile back.
         if (this.#members.get(member.key) !== member || member.pc !== pc) continue;
-        member.stats = summarizeStats(report, member.stats);
-        this.state.setMember(member.key, { health: member.stats });
+        const previous = member.stats;
+        member.stats = summarizeStats(report, previous);
+        localLevel = Math.max(localLevel, member.stats.localAudioLevel);
+        this.state.setMember(member.key, { health: member.stats, quality: connectionQuality(member.stats, previous) });
       } catch {
         // the connection closed meanwhile
       }
     }
+    this.#pickSpeaker(localLevel);
+  }
+
+  // The loudest member above SPEAKING_LEVEL speaks; when nobody does, the
+  // last one keeps the highlight (as call apps do), unless it left.
+  #pickSpeaker(localLevel) {
+    let speaker = '';
+    let loudest = SPEAKING_LEVEL;
+    if (this.state.local.audio && localLevel > loudest) {
+      speaker = 'local';
+      loudest = localLevel;
+    }
+    for (const member of this.state.members.values()) {
+      const level = member.audio ? member.health?.audioLevel ?? 0 : 0;
+      if (level > loudest) {
+        speaker = member.key;
+        loudest = level;
+      }
+    }
+    const current = this.state.activeSpeaker;
+    const stillHere = current === 'local' || this.state.members.has(current);
+    if (!speaker && stillHere) return;
+    if (speaker !== current) this.state.update({ activeSpeaker: speaker });
   }
 }

@@ -7,12 +7,13 @@
 export function summarizeStats(report, previous) {
   let bytesIn = 0, bytesOut = 0, lost = 0, received = 0;
   let rtt = null, width = 0, height = 0, fps = 0, framesDecoded = 0;
-  let freezes = 0, freezeSeconds = 0, estimate = null;
+  let freezes = 0, freezeSeconds = 0, estimate = null, audioLevel = 0, localAudioLevel = 0;
   for (const stat of report.values()) {
     if (stat.type === 'inbound-rtp') {
       bytesIn += stat.bytesReceived ?? 0;
       lost += Math.max(0, stat.packetsLost ?? 0);
       received += stat.packetsReceived ?? 0;
+      if (stat.kind === 'audio') audioLevel = stat.audioLevel ?? 0;
       if (stat.kind === 'video') {
         width = stat.frameWidth ?? 0;
         height = stat.frameHeight ?? 0;
@@ -21,6 +22,8 @@ export function summarizeStats(report, previous) {
         freezes = stat.freezeCount ?? 0;
         freezeSeconds = stat.totalFreezesDuration ?? 0;
       }
+    } else if (stat.type === 'media-source' && stat.kind === 'audio') {
+      localAudioLevel = stat.audioLevel ?? 0;
     } else if (stat.type === 'outbound-rtp') {
       bytesOut += stat.bytesSent ?? 0;
     } else if (stat.type === 'candidate-pair' && stat.nominated && stat.state === 'succeeded') {
@@ -47,7 +50,25 @@ export function summarizeStats(report, previous) {
     freezes,
     freezeSeconds,
     estimate,
+    audioLevel,
+    localAudioLevel,
   };
+}
+
+// Thresholds of the tile's quality mark. Loss and round trip are what a
+// person hears and sees first (gaps, talking over each other); freezes
+// since the last sample mean the picture stopped.
+const FAIR = { lossPercent: 2, rttMs: 250 };
+const POOR = { lossPercent: 8, rttMs: 600 };
+
+// 'good', 'fair', 'poor', or 'unknown' before the first numbers.
+export function connectionQuality(health, previous) {
+  if (!health || health.bitrateIn === null) return 'unknown';
+  const froze = previous && health.freezes > previous.freezes;
+  const rtt = health.rttMs ?? 0;
+  if (froze || health.lossPercent >= POOR.lossPercent || rtt >= POOR.rttMs) return 'poor';
+  if (health.lossPercent >= FAIR.lossPercent || rtt >= FAIR.rttMs) return 'fair';
+  return 'good';
 }
 
 function kbps(bits) {

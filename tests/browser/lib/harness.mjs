@@ -117,9 +117,11 @@ function isPuppeteer(target) {
 // Console errors and page errors are kept on page.p2pcallLog for diagnosis.
 // @initScript runs in the page before its own scripts (to stub an API).
 // @browser is a Chromium (playwright) or Firefox (puppeteer) browser.
-export async function openCall(browser, url, { viewport = { width: 1280, height: 800 }, initScript } = {}) {
+// @device (Chromium only): more of playwright's context options, e.g.
+// { isMobile: true, hasTouch: true, deviceScaleFactor: 3 } for a phone.
+export async function openCall(browser, url, { viewport = { width: 1280, height: 800 }, initScript, device = {} } = {}) {
   if (isPuppeteer(browser)) return openFirefoxCall(browser, url, { viewport, initScript });
-  const context = await browser.newContext({ viewport, permissions: ['camera', 'microphone'] });
+  const context = await browser.newContext({ ...device, viewport, permissions: ['camera', 'microphone'] });
   const page = await context.newPage();
   if (initScript) await page.addInitScript(initScript);
   page.p2pcallLog = [];
