@@ -513,7 +513,8 @@ is_plain_host (const char *host)
 std::string
 content_security_policy (SoupServerMessage *msg)
 {
-  std::string connect = "'self'";
+  // blob: for the page's own objects (a received file is read back as one).
+  std::string connect = "'self' blob:";
   const char *host = soup_message_headers_get_one (
       soup_server_message_get_request_headers (msg), "Host");
   if (is_plain_host (host))

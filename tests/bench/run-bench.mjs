@@ -45,6 +45,7 @@ const { startPeer, stopPeers } = await import('./gst-peers.mjs');
 const { openBenchPage, waitFirstFrame, readG2g, waitJoined } = await import('./page-bench.mjs');
 const { runRelay, relayTable, SERVERS } = await import('./relay-bench.mjs');
 const { startCoturn } = await import('../browser/lib/coturn.mjs');
+const { reportTables, summary } = await import('./report-tables.mjs');
 
 const quick = process.argv.includes('--quick') || process.env.P2PCALL_BENCH_QUICK === '1';
 const onlyArg = process.argv.find((a) => a.startsWith('--only'));
@@ -66,13 +67,6 @@ const t0 = performance.now();
 const log = (text) => console.error(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${text}`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function summary(samples) {
-  const sorted = samples.filter(Number.isFinite).sort((a, b) => a - b);
-  const pick = (p) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null;
-  const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
-  return { p50: r1(pick(50)), p95: r1(pick(95)), n: sorted.length };
-}
-
 const report = {
   setup_ms: {},
   glass_to_glass_ms: {},
@@ -81,7 +75,7 @@ const report = {
   sender_cpu_ratio_8_1: null,
   adaptive: {},
 };
-const details = { quick, started: new Date().toISOString(), setup_ms: {}, glass_to_glass_ms: {}, sender: {}, failures: [] };
+const details = { quick, started: new Date().toISOString(), load_average_at_start: os.loadavg().map((x) => Math.round(x * 10) / 10), setup_ms: {}, glass_to_glass_ms: {}, sender: {}, failures: [] };
 
 let server;
 let browser;
@@ -331,65 +325,9 @@ function versions() {
     cpus: os.cpus().length,
     cpu: cpuModel,
     kernel: os.release(),
+    // Other work on the same cores lengthens the tails: say how busy they were.
+    load_average: os.loadavg().map((x) => Math.round(x * 10) / 10),
   };
-}
-
-function markdown() {
-  const fmt = (s) => (s && s.n ? `${s.p50} | ${s.p95} | ${s.n}` : '– | – | 0');
-  const check = (ok) => (ok === null ? '' : ok ? 'met' : 'missed');
-  const lines = [];
-  const setup = report.setup_ms;
-  const g2g = report.glass_to_glass_ms;
-  lines.push('| measurement | path | p50 ms | p95 ms | n | target |', '|---|---|---|---|---|---|');
-  const row = (what, pathName, s, target, ok) => lines.push(`| ${what} | ${pathName} | ${fmt(s)} | ${target}${target ? ` (${check(ok)})` : ''} |`);
-  if (setup.gst_gst) {
-    row('join → first frame', 'gst → gst', setup.gst_gst, 'p50 ≤ 250', setup.gst_gst.p50 <= 250);
-    row('join → first frame', 'gst → gst, fresh receiver process', details.setup_fresh_process, '', null);
-    row('join → first frame', 'gst → browser', setup.gst_browser, 'p50 ≤ 400', setup.gst_browser.p50 <= 400);
-    row('join → first frame', 'browser → gst', setup.browser_gst, 'p50 ≤ 400', setup.browser_gst.p50 <= 400);
-    row('join → first frame', 'browser → browser (anchor)', setup.browser_browser, '', null);
-    const phases = details.setup_phases ?? [];
-    const med = (key) => summary(phases.map((p) => p[key]).filter((x) => x >= 0)).p50;
-    lines.push(`| (gst receiver, median of every call) | join-room → joined ${med('joined_ms')} ms → peer connected ${med('connected_ms')} ms → first frame ${med('setup_ms')} ms | | | | |`);
-  }
-  if (g2g.gst_gst) {
-    row('glass to glass', 'gst → gst', g2g.gst_gst, 'p50 ≤ 60', g2g.gst_gst.p50 <= 60);
-    row('glass to glass', 'gst → gst, shown by a synchronising sink', details.g2g_gst_gst_shown, '', null);
-    row('glass to glass', 'gst → browser', g2g.gst_browser, '', null);
-    row('glass to glass', 'browser → browser (anchor)', g2g.browser_browser, '', null);
-  }
-  if (report.relay.p2pcall) {
-    const p = report.relay.p2pcall;
-    const n = report.relay.node_ws;
-    lines.push('', '| relay | p2pcall-server | Node ws (seed protocol) | target |', '|---|---|---|---|');
-    for (const size of ['c100', 'c1000']) {
-      if (!p[size]) continue;
-      lines.push(`| ${size.slice(1)} connections, msg/s | ${p[size].msgs_per_s} | ${n[size].msgs_per_s} | ≥ 2× Node (${check(p[size].msgs_per_s >= 2 * n[size].msgs_per_s)}: ${(p[size].msgs_per_s / n[size].msgs_per_s).toFixed(2)}×) |`);
-      lines.push(`| ${size.slice(1)} connections, p50 / p99 ms | ${p[size].p50_ms} / ${p[size].p99_ms} | ${n[size].p50_ms} / ${n[size].p99_ms} | p99 no worse (${check(p[size].p99_ms <= n[size].p99_ms)}) |`);
-    }
-    for (const size of Object.keys(p.idle_kib_per_conn)) {
-      lines.push(`| ${size.slice(1)} idle connections, KiB each | ${p.idle_kib_per_conn[size]} | ${n.idle_kib_per_conn[size]} | no more than Node (${check(p.idle_kib_per_conn[size] <= n.idle_kib_per_conn[size])}) |`);
-    }
-  }
-  if (report.sender_cpu_ratio_8_1 !== null) {
-    lines.push('', '| viewers | 1 | 2 | 4 | 8 | cpu(8)/cpu(1) |', '|---|---|---|---|---|---|');
-    const c = report.sender_cpu_s;
-    lines.push(`| sender CPU s per 10 s | ${c[1]} | ${c[2]} | ${c[4]} | ${c[8]} | ${report.sender_cpu_ratio_8_1} (target ≤ 2.0: ${check(report.sender_cpu_ratio_8_1 <= 2)}) |`);
-    const kbps = (n) => details.sender[n]?.total_kbps ?? '?';
-    lines.push(`| sent, kbit/s (all peers) | ${kbps(1)} | ${kbps(2)} | ${kbps(4)} | ${kbps(8)} | |`);
-  }
-  if (report.adaptive.capped) {
-    const a = report.adaptive;
-    const cap = CAP_BYTES_PER_SECOND * 8 / 1000;
-    lines.push('', `| adaptive, 8 viewers | fps | kbit/s | freezes > 1 s | target |`, '|---|---|---|---|---|');
-    lines.push(`| 4 capped (relayed, ${cap} kbit/s) | ${a.capped.fps} | ${a.capped.kbps} | ${a.capped.freezes} | ≥ 10 fps, no freeze, ≤ cap (${check(a.capped.fps >= 10 && a.capped.freezes === 0 && a.capped.kbps <= cap)}) |`);
-    lines.push(`| 4 direct | ${a.direct.fps} | ${a.direct.kbps} | ${a.direct.freezes} | ≥ 25 fps (${check(a.direct.fps >= 25)}) |`);
-    const c = details.adaptive.sender_cpu_s;
-    lines.push(`| sender CPU s per 10 s, 1 → 8 viewers | ${c[1]} → ${c[8]} | | | ratio ${a.sender_cpu_ratio_8_1} |`);
-  }
-  const v = details.versions;
-  lines.push('', `${details.started.slice(0, 10)}, ${v.cpus} cores (${v.cpu}), p2pcall ${v.p2pcall}, GStreamer ${v.gstreamer}, Chromium ${v.chromium}, Node ${v.node}${quick ? ', quick mode' : ''}.`);
-  return lines.join('\n');
 }
 
 let failed = false;
@@ -416,7 +354,9 @@ try {
 details.finished = new Date().toISOString();
 writeFileSync(path.join(outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(path.join(outDir, 'details.json'), `${JSON.stringify(details, null, 2)}\n`);
-console.log(markdown());
+const tables = reportTables(report, details);
+writeFileSync(path.join(outDir, 'report.md'), `${tables}\n`);
+console.log(tables);
 if (details.relay_table) console.log(`\n${details.relay_table}`);
 if (details.failures.length) console.log(`\nNot measured or incomplete:\n- ${details.failures.join('\n- ')}`);
 log(`done; ${path.join(outDir, 'report.json')}`);
