@@ -180,7 +180,6 @@ Config::parse (int &argc, char **&argv, const char *parameter_string,
 bool
 Config::read_file (const std::string &path, std::string &error)
 {
-  file_ = path;
   g_autofree char *contents = nullptr;
   gsize length = 0;
   g_autoptr (GError) err = nullptr;

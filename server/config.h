@@ -76,9 +76,6 @@ public:
   // never). Without sources given, it is the file the package installs.
   std::string print () const;
 
-  // The same file path and line numbers a reader sees.
-  const std::string &config_file () const { return file_; }
-
 private:
   struct Value {
     std::vector<std::string> values;
@@ -95,7 +92,6 @@ private:
   std::vector<OptionSpec> specs_;
   std::map<std::string, std::vector<std::string>> command_line_;
   std::map<std::string, Value> file_values_;
-  std::string file_;
   bool print_requested_ = false;
 };
 

@@ -51,57 +51,6 @@ raise_descriptor_limit ()
   }
 }
 
-// `p2pcall-server token --room R --ttl 1h [--name N]`: prints a token.
-int
-token_command (int argc, char **argv)
-{
-  g_autofree char *secret = nullptr;
-  g_autofree char *room = nullptr;
-  g_autofree char *ttl = nullptr;
-  g_autofree char *name = nullptr;
-  GOptionEntry entries[] = {
-    {"auth-secret", 0, 0, G_OPTION_ARG_STRING, &secret,
-        "The server's secret (better: env P2PCALL_AUTH_SECRET)", "SECRET"},
-    {"room", 0, 0, G_OPTION_ARG_STRING, &room, "Room id, or * for any", "ROOM"},
-    {"ttl", 0, 0, G_OPTION_ARG_STRING, &ttl,
-        "How long it is valid: 90s, 15m, 1h, 7d (default 1h)", "DURATION"},
-    {"name", 0, 0, G_OPTION_ARG_STRING, &name,
-        "Display name its holder gets", "NAME"},
-    {nullptr}
-  };
-  g_autoptr (GOptionContext) context =
-      g_option_context_new ("- print a room access token");
-  g_option_context_add_main_entries (context, entries, nullptr);
-  g_autoptr (GError) err = nullptr;
-  if (!g_option_context_parse (context, &argc, &argv, &err)) {
-    g_printerr ("p2pcall-server token: %s\n", err->message);
-    return 2;
-  }
-  set_default (secret, g_getenv ("P2PCALL_AUTH_SECRET"));
-  set_default (ttl, "1h");
-  if (!secret || !*secret) {
-    g_printerr ("p2pcall-server token: no secret: set P2PCALL_AUTH_SECRET or "
-        "--auth-secret\n");
-    return 2;
-  }
-  if (!room || (g_strcmp0 (room, "*") != 0 &&
-          !p2pcall::protocol::is_valid_room_id (room))) {
-    g_printerr ("p2pcall-server token: --room \"%s\" is not a room id (1 to 64 "
-        "of A-Z a-z 0-9 _ . -) or *\n", room ? room : "");
-    return 2;
-  }
-  std::int64_t seconds = parse_duration (ttl);
-  if (seconds <= 0) {
-    g_printerr ("p2pcall-server token: --ttl \"%s\" is not a duration such as "
-        "90s, 15m, 1h or 7d\n", ttl);
-    return 2;
-  }
-  std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
-  g_print ("%s\n", make_access_token (secret, room, now + seconds,
-          name ? name : "", now).c_str ());
-  return 0;
-}
-
 // Every option of the server, each defined once: the command line, the
 // environment and --config FILE read this table, and --print-config writes
 // the packaged configuration file from it.
@@ -203,6 +152,73 @@ server_options ()
     {"verbose", 'v', "P2PCALL_VERBOSE", K::kFlag, "", 0, 0,
       "Log debug detail (never SDP bodies)", "", false},
   };
+}
+
+// `p2pcall-server token --room R --ttl 1h [--name N]`: prints a token.
+int
+token_command (int argc, char **argv)
+{
+  g_autofree char *secret = nullptr;
+  g_autofree char *room = nullptr;
+  g_autofree char *ttl = nullptr;
+  g_autofree char *name = nullptr;
+  g_autofree char *config_path = nullptr;
+  GOptionEntry entries[] = {
+    {"auth-secret", 0, 0, G_OPTION_ARG_STRING, &secret,
+        "The server's secret (better: env P2PCALL_AUTH_SECRET)", "SECRET"},
+    {"room", 0, 0, G_OPTION_ARG_STRING, &room, "Room id, or * for any", "ROOM"},
+    {"ttl", 0, 0, G_OPTION_ARG_STRING, &ttl,
+        "How long it is valid: 90s, 15m, 1h, 7d (default 1h)", "DURATION"},
+    {"name", 0, 0, G_OPTION_ARG_STRING, &name,
+        "Display name its holder gets", "NAME"},
+    {"config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+        "Take the secret from the server's configuration file", "FILE"},
+    {nullptr}
+  };
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- print a room access token");
+  g_option_context_add_main_entries (context, entries, nullptr);
+  g_autoptr (GError) err = nullptr;
+  if (!g_option_context_parse (context, &argc, &argv, &err)) {
+    g_printerr ("p2pcall-server token: %s\n", err->message);
+    return 2;
+  }
+  if (!secret) {
+    // The server's own reading: environment over file, as the server does.
+    char program[] = "p2pcall-server", option[] = "--config";
+    char *server_argv[] = {program, option, config_path, nullptr};
+    int server_argc = config_path ? 3 : 1;
+    char **server_args = server_argv;
+    Config config (server_options ());
+    std::string error;
+    if (!config.parse (server_argc, server_args, nullptr, nullptr, error)) {
+      g_printerr ("p2pcall-server token: %s\n", error.c_str ());
+      return 2;
+    }
+    secret = g_strdup (config.text ("auth-secret").c_str ());
+  }
+  set_default (ttl, "1h");
+  if (!secret || !*secret) {
+    g_printerr ("p2pcall-server token: no secret: set P2PCALL_AUTH_SECRET, "
+        "--auth-secret or --config FILE with auth-secret\n");
+    return 2;
+  }
+  if (!room || (g_strcmp0 (room, "*") != 0 &&
+          !p2pcall::protocol::is_valid_room_id (room))) {
+    g_printerr ("p2pcall-server token: --room \"%s\" is not a room id (1 to 64 "
+        "of A-Z a-z 0-9 _ . -) or *\n", room ? room : "");
+    return 2;
+  }
+  std::int64_t seconds = parse_duration (ttl);
+  if (seconds <= 0) {
+    g_printerr ("p2pcall-server token: --ttl \"%s\" is not a duration such as "
+        "90s, 15m, 1h or 7d\n", ttl);
+    return 2;
+  }
+  std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+  g_print ("%s\n", make_access_token (secret, room, now + seconds,
+          name ? name : "", now).c_str ());
+  return 0;
 }
 
 // What SIGHUP reads again without dropping anyone: the token keys, the

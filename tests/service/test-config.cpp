@@ -2,6 +2,8 @@
 // environment and the command line, in that order of precedence; bad values
 // named with the file, line and option. Runs the real binary; --print-config
 // shows what won without opening a socket.
+#include "access_token.h"
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <gio/gio.h>
@@ -213,6 +215,28 @@ test_bad_values_are_named (void)
       "not \"lots\"");
 }
 
+// `p2pcall-server token --config FILE` signs with the file's secret, so a
+// host never copies the secret onto a command line.
+void
+test_token_command_reads_the_file (void)
+{
+  ConfigFile file ("[server]\nport = 9001\nauth-secret = file-secret\n");
+  Outcome o = run_server ({"token", "--config", file.path.c_str (), "--room",
+          "club"});
+  g_assert_cmpint (o.status, ==, 0);
+  std::string token = g_strstrip (o.out.data ());
+  std::string name;
+  std::int64_t now = g_get_real_time () / G_USEC_PER_SEC;
+  g_assert_null (p2pcall::server::check_access_token ("file-secret",
+          token.c_str (), "club", now, name));
+  g_assert_nonnull (p2pcall::server::check_access_token ("other",
+          token.c_str (), "club", now, name));
+
+  Outcome none = run_server ({"token", "--room", "club"});
+  g_assert_cmpint (none.status, ==, 2);
+  assert_contains (none.err, "no secret");
+}
+
 }  // namespace
 
 int
@@ -225,5 +249,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/secrets-are-not-printed",
       test_secrets_are_not_printed);
   g_test_add_func ("/config/bad-values-are-named", test_bad_values_are_named);
+  g_test_add_func ("/config/token-command-reads-the-file",
+      test_token_command_reads_the_file);
   return g_test_run ();
 }
