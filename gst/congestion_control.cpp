@@ -139,7 +139,8 @@ make_ladder (int width, int height, int max_layers, double min_bps,
     layer.width = std::max (2, w & ~1);
     layer.height = std::max (2, h & ~1);
     layer.max_bps = std::max (rate, min_bps);
-    layer.min_bps = kLayerEntry * layer.max_bps;
+    layer.min_bps = (i == 0 ? kTopLayerEntry : kLayerEntry) *
+        layer.max_bps;
     ladder.push_back (layer);
     w /= 2;
     h /= 2;

@@ -36,10 +36,11 @@
  *   peer): estimate and bitrate-sent (bit/s), layer, width, height,
  *   fraction-lost, round-trip-time, transport-cc.
  *
- * With #GstP2pcallSink:congestion-control=adaptive, raw video is encoded
- * into a ladder of at most #GstP2pcallSink:ladder-size layers instead, and
- * each peer is sent the layer its own link carries (see
- * gst/encoding_ladder.h and gst/congestion_control.h).
+ * With #GstP2pcallSink:congestion-control=adaptive (the default), raw video
+ * is encoded into a ladder of at most #GstP2pcallSink:ladder-size layers,
+ * and each peer is sent the layer its own link carries (see
+ * gst/encoding_ladder.h and gst/congestion_control.h); with none, once for
+ * everyone at #GstP2pcallSink:video-bitrate.
  *
  * ## Example launch line
  * |[
@@ -94,7 +95,7 @@ enum {
 };
 
 constexpr CongestionControl kDefaultCongestionControl =
-    CONGESTION_CONTROL_NONE;
+    CONGESTION_CONTROL_ADAPTIVE;
 constexpr guint kDefaultMinBitrate = 100;       // kbit/s
 constexpr guint kDefaultMaxBitrate = 1500;
 constexpr guint kDefaultStartBitrate = 800;
@@ -1167,7 +1168,9 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
   /**
    * GstP2pcallSink:video-bitrate:
    *
-   * Target bitrate of the video encoder in kbit/s, for raw video inputs.
+   * Target bitrate of the video encoder in kbit/s, for raw video inputs
+   * with congestion-control=none (adaptive takes
+   * #GstP2pcallSink:max-bitrate for its top layer).
    */
   g_object_class_install_property (gobject_class, PROP_VIDEO_BITRATE,
       g_param_spec_uint ("video-bitrate", "Video bitrate",
@@ -1189,11 +1192,11 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
    * GstP2pcallSink:congestion-control:
    *
    * none: raw video is encoded once at #GstP2pcallSink:video-bitrate and
-   * every peer gets that. adaptive: each peer's link is estimated from its
-   * feedback (loss, round-trip time, transport-wide CC) and the peer is sent
-   * the highest of at most #GstP2pcallSink:ladder-size encodings that fits
-   * (full, half, quarter resolution...), each encoder started only while a
-   * peer takes it.
+   * every peer gets that. adaptive (the default): each peer's link is
+   * estimated from its feedback (loss, round-trip time, transport-wide CC)
+   * and the peer is sent the highest of at most
+   * #GstP2pcallSink:ladder-size encodings that fits (full, half, quarter
+   * resolution...), each encoder started only while a peer takes it.
    */
   g_object_class_install_property (gobject_class, PROP_CONGESTION_CONTROL,
       g_param_spec_enum ("congestion-control", "Congestion control",
