@@ -20,8 +20,13 @@ BandwidthEstimator::set_bounds (double min_bps, double max_bps)
 }
 
 double
-BandwidthEstimator::update (const LinkFeedback &f)
+BandwidthEstimator::update (const LinkFeedback &feedback)
 {
+  LinkFeedback f = feedback;
+  if (periods_ < kStartupPeriods) {
+    periods_++;
+    f.loss = std::min (f.loss, 0.0);
+  }
   if (f.rtt_s > 0)
     min_rtt_ = min_rtt_ < 0 ? f.rtt_s : std::min (min_rtt_, f.rtt_s);
   // Queues somewhere on the path are filling: the round trip grew well

@@ -38,7 +38,12 @@ struct LinkFeedback {
 //   being overrun every few seconds; that rate is forgotten once more than
 //   kForgetCapacity times it was actually sent without loss (the link got
 //   wider), or when UpProbe tries above it;
-// always within [min, max].
+// always within [min, max]. The first kStartupPeriods periods of a
+// connection take no loss into account: they count as lost what was sent
+// before the receiver was ready (its first transport-wide CC feedback, its
+// first report), and a busy machine's receiver drops the first packets it
+// cannot read yet; a link held on that would be sent a smaller layer for
+// the minute it takes to prove it wider (UpProbe).
 class BandwidthEstimator {
 public:
   // Low: nothing is retransmitted, so a few percent lost already breaks
@@ -51,6 +56,7 @@ public:
   static constexpr double kNearCapacity = 0.85;
   static constexpr double kNearGrowth = 0.02;
   static constexpr double kForgetCapacity = 1.1;
+  static constexpr int kStartupPeriods = 3;
 
   BandwidthEstimator (double min_bps, double max_bps, double start_bps);
 
@@ -69,6 +75,7 @@ private:
   double min_rtt_ = -1;
   double capacity_ = -1;        // where loss last began, -1 unknown
   int hold_ = 0;
+  int periods_ = 0;
 };
 
 // The loss a peer's receiver reports say, one control period at a time.

@@ -57,6 +57,22 @@ GST_START_TEST (test_ladder_shape)
 }
 GST_END_TEST;
 
+// The first periods of a connection count packets sent before the
+// receiver was ready as lost: a wide link keeps its start estimate, a
+// narrow one is found right after.
+GST_START_TEST (test_estimate_startup_loss)
+{
+  BandwidthEstimator estimator (100e3, 1500e3, 800e3);
+  LinkFeedback f;
+  f.sent_bps = 800e3;
+  f.loss = 0.4;
+  for (int i = 0; i < BandwidthEstimator::kStartupPeriods; i++)
+    fail_unless (estimator.update (f) >= 800e3);
+  fail_unless (estimator.update (f) < 800e3 * 0.6,
+      "loss after the start-up periods is not taken into account");
+}
+GST_END_TEST;
+
 GST_START_TEST (test_estimate_finds_capped_link)
 {
   // 316 kbit/s: coturn max-bps=40000 as measured.
@@ -117,11 +133,13 @@ GST_START_TEST (test_estimate_application_limited)
   fail_unless (estimator.estimate () <= BandwidthEstimator::kProbeHeadroom *
       f.sent_bps + 1, "%.0f", estimator.estimate ());
 
-  // Loss without a sent rate still lowers it; growing delay does too.
+  // Loss without a sent rate still lowers it (past the start-up periods,
+  // which ignore loss); growing delay does too.
   BandwidthEstimator lossy (100e3, 1500e3, 1000e3);
   LinkFeedback lost;
   lost.loss = 0.3;
-  lossy.update (lost);
+  for (int i = 0; i <= BandwidthEstimator::kStartupPeriods; i++)
+    lossy.update (lost);
   fail_unless (lossy.estimate () < 1000e3);
   BandwidthEstimator delayed (100e3, 1500e3, 1000e3);
   LinkFeedback queueing;
@@ -283,6 +301,7 @@ congestion_control_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_ladder_shape);
+  tcase_add_test (tc, test_estimate_startup_loss);
   tcase_add_test (tc, test_estimate_finds_capped_link);
   tcase_add_test (tc, test_estimate_grows_on_clean_link);
   tcase_add_test (tc, test_estimate_application_limited);
