@@ -63,6 +63,7 @@
 #include "dtls_certificate.h"
 #include "encoding_ladder.h"
 #include "room_session.h"
+#include "sdp_fixups.h"
 #include "transport_cc.h"
 
 #include <gst/rtp/rtp.h>
@@ -156,19 +157,6 @@ rtp_caps (const Codec &codec, int pt)
 constexpr int kNotReceived = -1;        // no m-line, or it takes nothing
 constexpr int kCodecNotOffered = -2;    // it takes media, not this codec
 
-// An offer's @nth m-line of @media ("audio", "video"), or nullptr.
-const GstSDPMedia *
-nth_media (const GstSDPMessage *offer, const char *media, guint nth)
-{
-  guint seen = 0;
-  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
-    const GstSDPMedia *m = gst_sdp_message_get_media (offer, i);
-    if (g_strcmp0 (gst_sdp_media_get_media (m), media) == 0 && seen++ == nth)
-      return m;
-  }
-  return nullptr;
-}
-
 // The payload type an offer gives @codec in its @nth m-line of @media,
 // kNotReceived when that m-line is missing or takes no media from us,
 // kCodecNotOffered when it lacks the codec.
@@ -177,25 +165,10 @@ offered_payload_type (const GstSDPMessage *offer, const char *media,
     guint nth, const Codec &codec)
 {
   const GstSDPMedia *m = nth_media (offer, media, nth);
-  if (!m)
+  if (!m || !media_receives (m))
     return kNotReceived;
-  // (Port 0 is fine: bundled m-lines after the first are bundle-only.)
-  for (const char *no_receive : {"sendonly", "inactive"})
-    for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++)
-      if (g_strcmp0 (gst_sdp_media_get_attribute (m, j)->key,
-              no_receive) == 0)
-        return kNotReceived;
-  for (guint j = 0; j < gst_sdp_media_attributes_len (m); j++) {
-    const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, j);
-    if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value)
-      continue;
-    int pt = -1;
-    char name[32] = "";
-    if (sscanf (a->value, "%d %31[^/]", &pt, name) == 2 &&
-        g_ascii_strcasecmp (name, codec.encoding_name) == 0)
-      return pt;
-  }
-  return kCodecNotOffered;
+  int pt = payload_type_of (m, codec.encoding_name);
+  return pt >= 0 ? pt : kCodecNotOffered;
 }
 
 struct ObjectUnref {

@@ -146,6 +146,7 @@ private:
       GstSDPMessage * sdp);
   void warn_rejected_media (const PeerConnection & pc,
       const GstSDPMessage * answer);
+  void fix_up_answer (GstElement * webrtcbin, GstSDPMessage * answer);
   void on_local_description (GstElement * webrtcbin, GstWebRTCSDPType type,
       const GstStructure * reply);
   void add_candidate (PeerConnection & pc, unsigned mline,
