@@ -512,7 +512,9 @@ GST_START_TEST (test_shared_quick_changes)
   fail_unless (wait_for ([&] { return videos_at (alice_view, 352, 288) == 1; }),
       "alice did not get bob's video after the quick changes");
   // Bob gets alice's picture on the connection made last, and only one
-  // connection is left.
+  // connection is left. (Counted once bob has it: the two directions of
+  // the last connection start their pictures in either order.)
+  wait_for ([&] { return videos_at (bob_view, 320, 240) >= 2; });
   guint outputs = bob_view.snapshot ().size ();
   fail_unless (wait_for ([&] {
             return videos_at (bob_view, 320, 240) >= 2 &&
