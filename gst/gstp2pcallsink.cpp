@@ -59,6 +59,7 @@
 #include "gstp2pcallsink.h"
 
 #include "call_member.h"
+#include "codecs.h"
 #include "connection_settings.h"
 #include "dtls_certificate.h"
 #include "encoding_ladder.h"
@@ -106,29 +107,6 @@ constexpr guint kDefaultVideoBitrate = 1500;    // kbit/s
 constexpr VideoCodec kDefaultVideoCodec = VIDEO_CODEC_VP8;
 // Frames between forced key frames when nobody asks for one.
 constexpr int kKeyframeInterval = 60;
-
-struct Codec {
-  const char *encoding_name;    // as in SDP rtpmap
-  const char *media;
-  guint clock_rate;
-  const char *payloader;
-};
-
-constexpr Codec kCodecs[] = {
-  {"VP8", "video", 90000, "rtpvp8pay"},
-  {"VP9", "video", 90000, "rtpvp9pay"},
-  {"H264", "video", 90000, "rtph264pay"},
-  {"OPUS", "audio", 48000, "rtpopuspay"},
-};
-
-const Codec *
-find_codec (const std::string &name)
-{
-  for (const Codec &c : kCodecs)
-    if (g_ascii_strcasecmp (c.encoding_name, name.c_str ()) == 0)
-      return &c;
-  return nullptr;
-}
 
 // The RTP caps offered for @codec on payload type @pt: what webrtcbin puts
 // in the SDP, with the feedback browsers expect.
@@ -366,7 +344,8 @@ make_video_encoder (VideoCodec codec, guint bitrate_kbps, const Codec **out)
   GstElement *enc;
   switch (codec) {
     case VIDEO_CODEC_H264:
-      enc = make ("x264enc");
+      *out = find_codec ("H264");
+      enc = make ((*out)->encoder);
       gst_util_set_object_arg (G_OBJECT (enc), "tune", "zerolatency");
       gst_util_set_object_arg (G_OBJECT (enc), "speed-preset", "ultrafast");
       g_object_set (enc, "bitrate", bitrate_kbps, "key-int-max",
@@ -381,19 +360,18 @@ make_video_encoder (VideoCodec codec, guint bitrate_kbps, const Codec **out)
       }
       for (GstElement *e : make_h264_parser ())
         chain.push_back (e);
-      *out = find_codec ("H264");
       return chain;
     case VIDEO_CODEC_VP9:
     case VIDEO_CODEC_VP8:
     default:
-      enc = make (codec == VIDEO_CODEC_VP9 ? "vp9enc" : "vp8enc");
+      *out = find_codec (codec == VIDEO_CODEC_VP9 ? "VP9" : "VP8");
+      enc = make ((*out)->encoder);
       // Real time, no frame lag, resilient to loss, rate-controlled.
       g_object_set (enc, "deadline", (gint64) 1, "lag-in-frames", 0,
           "keyframe-max-dist", kKeyframeInterval, "cpu-used", 8,
           "target-bitrate", (int) (bitrate_kbps * 1000), nullptr);
       gst_util_set_object_arg (G_OBJECT (enc), "end-usage", "cbr");
       gst_util_set_object_arg (G_OBJECT (enc), "error-resilient", "default");
-      *out = find_codec (codec == VIDEO_CODEC_VP9 ? "VP9" : "VP8");
       break;
   }
   chain.push_back (enc);
@@ -471,10 +449,9 @@ on_input_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   } else if (g_str_equal (name, "video/x-raw")) {
     chain = make_video_encoder (video_codec, bitrate, &codec);
   } else if (g_str_equal (name, "audio/x-raw")) {
-    GstElement *enc = make ("opusenc");
-    chain = {make ("audioconvert"), make ("audioresample"), make ("queue"),
-      enc};
     codec = find_codec ("OPUS");
+    chain = {make ("audioconvert"), make ("audioresample"), make ("queue"),
+      make (codec->encoder)};
   } else if (g_str_equal (name, "video/x-h264")) {
     chain = make_h264_parser ();
     codec = find_codec ("H264");
@@ -1086,12 +1063,13 @@ gst_p2pcall_sink_change_state (GstElement *element, GstStateChange transition)
       std::lock_guard<std::mutex> lock (priv->settings_lock);
       codec = priv->video_codec;
     }
-    const char *encoder = codec == VIDEO_CODEC_H264 ? "x264enc" :
-        codec == VIDEO_CODEC_VP9 ? "vp9enc" : "vp8enc";
+    const Codec *video = find_codec (codec == VIDEO_CODEC_H264 ? "H264" :
+        codec == VIDEO_CODEC_VP9 ? "VP9" : "VP8");
+    const Codec *audio = find_codec ("OPUS");
     if (!check_factories (element, {"webrtcbin", "nicesrc", "tee", "queue",
-                "capsfilter", "videoconvert", encoder, "audioconvert",
-                "audioresample", "opusenc", "rtpvp8pay", "rtpopuspay",
-                "proxysink", "proxysrc"}))
+                "capsfilter", "videoconvert", video->encoder,
+                video->payloader, "audioconvert", "audioresample",
+                audio->encoder, audio->payloader, "proxysink", "proxysrc"}))
       return GST_STATE_CHANGE_FAILURE;
     prepare_dtls_certificate ();
   }
