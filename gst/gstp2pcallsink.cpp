@@ -36,7 +36,7 @@
  *   peer): estimate and bitrate-sent (bit/s), layer, width, height,
  *   fraction-lost, round-trip-time, transport-cc.
  *
- * With #GstP2pcallSink:congestion-control=adaptive (the default), raw video
+ * With #GstP2pcallSink:congestion-control=adaptive, raw video
  * is encoded into a ladder of at most #GstP2pcallSink:ladder-size layers,
  * and each peer is sent the layer its own link carries (see
  * gst/encoding_ladder.h and gst/congestion_control.h); with none, once for
@@ -96,8 +96,13 @@ enum {
   PROP_LADDER_SIZE,
 };
 
+// none for now: with adaptive the default, tests that check a gst-launch
+// member's picture size in a page or a p2pcallsrc on a loaded machine
+// (gst-browser-shared, gst-shared-glare...) flaked, their loopback viewers
+// moved down the ladder by the loss a starved receiver shows (see
+// docs/adaptive.md, "Adaptive by default").
 constexpr CongestionControl kDefaultCongestionControl =
-    CONGESTION_CONTROL_ADAPTIVE;
+    CONGESTION_CONTROL_NONE;
 constexpr guint kDefaultMinBitrate = 100;       // kbit/s
 constexpr guint kDefaultMaxBitrate = 1500;
 constexpr guint kDefaultStartBitrate = 800;
@@ -1143,7 +1148,7 @@ gst_p2pcall_sink_class_init (GstP2pcallSinkClass *klass)
    * GstP2pcallSink:congestion-control:
    *
    * none: raw video is encoded once at #GstP2pcallSink:video-bitrate and
-   * every peer gets that. adaptive (the default): each peer's link is
+   * every peer gets that (the default). adaptive: each peer's link is
    * estimated from its feedback (loss, round-trip time, transport-wide CC)
    * and the peer is sent the highest of at most
    * #GstP2pcallSink:ladder-size encodings that fits (full, half, quarter

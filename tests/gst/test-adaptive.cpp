@@ -127,7 +127,6 @@ sum_peer_stat (GstElement *element, const char *field)
   return total;
 }
 
-// A sink with the default congestion control (adaptive).
 std::string
 adaptive_sender (const std::string &url, const char *room,
     const char *codec = "vp8")
@@ -135,7 +134,7 @@ adaptive_sender (const std::string &url, const char *room,
   // A moving picture with detail: it takes every bit it is given.
   return "videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! "
       "video/x-raw,width=640,height=480,framerate=30/1 ! p2pcallsink "
-      "name=sink ladder-size=" +
+      "name=sink congestion-control=adaptive ladder-size=" +
       std::to_string (kLadderSize) + " video-codec=" + codec + " room=" +
       room + " server=" + url;
 }
