@@ -119,6 +119,23 @@ RoomSession::~RoomSession ()
   stop ();
 }
 
+namespace {
+
+// Runs @fn once when @source dispatches on @context.
+void
+attach_once (GSource *source, GMainContext *context, std::function<void ()> fn)
+{
+  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
+  g_source_attach (source, context);
+}
+
+}  // namespace
+
 bool
 RoomSession::post (std::function<void ()> fn)
 {
@@ -127,13 +144,7 @@ RoomSession::post (std::function<void ()> fn)
     return false;
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
-        (*static_cast<std::function<void ()> *> (data)) ();
-        return G_SOURCE_REMOVE;
-      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
-        delete static_cast<std::function<void ()> *> (data);
-      });
-  g_source_attach (source, context_);
+  attach_once (source, context_, std::move (fn));
   g_source_unref (source);
   return true;
 }
@@ -144,13 +155,7 @@ GSource *
 RoomSession::post_later (guint ms, std::function<void ()> fn)
 {
   GSource *source = g_timeout_source_new (ms);
-  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
-        (*static_cast<std::function<void ()> *> (data)) ();
-        return G_SOURCE_REMOVE;
-      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
-        delete static_cast<std::function<void ()> *> (data);
-      });
-  g_source_attach (source, context_);
+  attach_once (source, context_, std::move (fn));
   return source;
 }
 
@@ -886,6 +891,20 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
   }
 }
 
+// webrtcbin notifies on its own thread; the webrtcbin is held until the
+// session thread has seen it.
+template <void (RoomSession::*Handler) (GstElement *)>
+void
+RoomSession::on_session_thread (GstElement *webrtcbin, GParamSpec *,
+    RoomSession *self)
+{
+  gst_object_ref (webrtcbin);
+  self->post ([self, webrtcbin] {
+        (self->*Handler) (webrtcbin);
+        gst_object_unref (webrtcbin);
+      });
+}
+
 RoomSession::PeerConnection *
 RoomSession::create_peer (const std::string &remote_id,
     const std::string &client_id, const std::string &name,
@@ -922,21 +941,11 @@ RoomSession::create_peer (const std::string &remote_id,
                 });
           }), this);
   g_signal_connect (webrtcbin, "notify::ice-gathering-state",
-      G_CALLBACK (+[] (GstElement * wb, GParamSpec *, RoomSession * self) {
-            gst_object_ref (wb);
-            self->post ([self, wb] {
-                  self->on_gathering_state (wb);
-                  gst_object_unref (wb);
-                });
-          }), this);
+      G_CALLBACK (on_session_thread<&RoomSession::on_gathering_state>),
+      this);
   g_signal_connect (webrtcbin, "notify::connection-state",
-      G_CALLBACK (+[] (GstElement * wb, GParamSpec *, RoomSession * self) {
-            gst_object_ref (wb);
-            self->post ([self, wb] {
-                  self->on_connection_state (wb);
-                  gst_object_unref (wb);
-                });
-          }), this);
+      G_CALLBACK (on_session_thread<&RoomSession::on_connection_state>),
+      this);
 
   gst_bin_add (host_.peer_bin (), webrtcbin);
   gst_element_sync_state_with_parent (webrtcbin);

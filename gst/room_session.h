@@ -153,6 +153,10 @@ private:
       const std::string & candidate);
   void on_connection_state (GstElement * webrtcbin);
   void on_gathering_state (GstElement * webrtcbin);
+  // A webrtcbin notify:: handler that runs @Handler on the session thread.
+  template <void (RoomSession::*Handler) (GstElement *)>
+  static void on_session_thread (GstElement * webrtcbin, GParamSpec *,
+      RoomSession * self);
 
   void post_peer_message (const char *name, const PeerConnection & pc,
       const char *state = nullptr);
