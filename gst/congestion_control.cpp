@@ -20,8 +20,13 @@ BandwidthEstimator::set_bounds (double min_bps, double max_bps)
 }
 
 double
-BandwidthEstimator::update (const LinkFeedback &f)
+BandwidthEstimator::update (const LinkFeedback &feedback)
 {
+  LinkFeedback f = feedback;
+  if (periods_ < kStartupPeriods) {
+    periods_++;
+    f.loss = std::min (f.loss, 0.0);
+  }
   if (f.rtt_s > 0)
     min_rtt_ = min_rtt_ < 0 ? f.rtt_s : std::min (min_rtt_, f.rtt_s);
   // Queues somewhere on the path are filling: the round trip grew well
@@ -139,7 +144,8 @@ make_ladder (int width, int height, int max_layers, double min_bps,
     layer.width = std::max (2, w & ~1);
     layer.height = std::max (2, h & ~1);
     layer.max_bps = std::max (rate, min_bps);
-    layer.min_bps = kLayerEntry * layer.max_bps;
+    layer.min_bps = (i == 0 ? kTopLayerEntry : kLayerEntry) *
+        layer.max_bps;
     ladder.push_back (layer);
     w /= 2;
     h /= 2;

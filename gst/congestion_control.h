@@ -38,7 +38,12 @@ struct LinkFeedback {
 //   being overrun every few seconds; that rate is forgotten once more than
 //   kForgetCapacity times it was actually sent without loss (the link got
 //   wider), or when UpProbe tries above it;
-// always within [min, max].
+// always within [min, max]. The first kStartupPeriods periods of a
+// connection take no loss into account: they count as lost what was sent
+// before the receiver was ready (its first transport-wide CC feedback, its
+// first report), and a busy machine's receiver drops the first packets it
+// cannot read yet; a link held on that would be sent a smaller layer for
+// the minute it takes to prove it wider (UpProbe).
 class BandwidthEstimator {
 public:
   // Low: nothing is retransmitted, so a few percent lost already breaks
@@ -51,6 +56,7 @@ public:
   static constexpr double kNearCapacity = 0.85;
   static constexpr double kNearGrowth = 0.02;
   static constexpr double kForgetCapacity = 1.1;
+  static constexpr int kStartupPeriods = 3;
 
   BandwidthEstimator (double min_bps, double max_bps, double start_bps);
 
@@ -69,6 +75,7 @@ private:
   double min_rtt_ = -1;
   double capacity_ = -1;        // where loss last began, -1 unknown
   int hold_ = 0;
+  int periods_ = 0;
 };
 
 // The loss a peer's receiver reports say, one control period at a time.
@@ -113,10 +120,16 @@ struct LayerSpec {
 // third of the bitrate (a smaller picture needs more bits per pixel), while
 // the picture stays at least 80 pixels wide
 // and the bitrate above @min_bps. A layer is chosen for a peer from
-// kLayerEntry of its ceiling (the lowest from nothing at all).
+// kTopLayerEntry of its ceiling for the full size, kLayerEntry for the
+// smaller ones (the lowest from nothing at all). The smaller layers are
+// entered lower: a quarter of the pixels is watchable on a fifth of its
+// ceiling (libwebrtc's simulcast starts its middle layer at about that
+// share too), and with 40 % a 320 kbit/s link (a 200 kbit/s video budget
+// once held just under its cap) got 160x120 where 320x240 plays smoothly.
 std::vector<LayerSpec> make_ladder (int width, int height, int max_layers,
     double min_bps, double max_bps);
-constexpr double kLayerEntry = 0.4;
+constexpr double kTopLayerEntry = 0.4;
+constexpr double kLayerEntry = 0.2;
 
 // Which layer (0 the highest) a peer is sent, from its video budget.
 // Down at once when the budget falls under the layer's entry; up only after

@@ -50,6 +50,7 @@
 
 #include "call_member.h"
 #include "call_mixer.h"
+#include "codecs.h"
 #include "connection_settings.h"
 #include "dtls_certificate.h"
 #include "protocol.h"
@@ -595,10 +596,12 @@ gst_p2pcall_src_change_state (GstElement *element, GstStateChange transition)
   auto self = GST_P2PCALL_SRC (element);
   GstP2pcallSrcPrivate *priv = self->priv;
 
+  // What every page sends at least: VP8 and Opus.
+  const Codec *vp8 = find_codec ("VP8"), *opus = find_codec ("OPUS");
   if (transition == GST_STATE_CHANGE_NULL_TO_READY &&
       !check_factories (element, {"webrtcbin", "nicesrc", "decodebin",
-              "rtpvp8depay", "vp8dec", "rtpopusdepay", "opusdec", "proxysink",
-              "proxysrc"}))
+              vp8->depayloader, vp8->decoder, opus->depayloader,
+              opus->decoder, "proxysink", "proxysrc"}))
     return GST_STATE_CHANGE_FAILURE;
   if (transition == GST_STATE_CHANGE_NULL_TO_READY && !build_grid (self))
     return GST_STATE_CHANGE_FAILURE;

@@ -1,6 +1,7 @@
 #include "room_session.h"
 
 #include "protocol.h"
+#include "sdp_fixups.h"
 #include "webrtc_stats.h"
 
 #include <gst/webrtc/webrtc.h>
@@ -78,33 +79,6 @@ struct GstObjectUnref {
 };
 using ElementPtr = std::unique_ptr<GstElement, GstObjectUnref>;
 
-// Firefox leaves ICE credentials and a=setup out of the m-lines it rejects
-// (port 0), as JSEP allows, but webrtcbin refuses a description where any
-// m-line lacks them: the whole answer (or offer) failed and so did the call.
-// A rejected m-line carries nothing, so it gets those of the bundle.
-void
-complete_rejected_mlines (GstSDPMessage *sdp)
-{
-  for (const char *key : {"ice-ufrag", "ice-pwd", "setup"}) {
-    std::string value;
-    for (guint i = 0; i < gst_sdp_message_medias_len (sdp) && value.empty ();
-        i++) {
-      const char *v = gst_sdp_media_get_attribute_val (
-          gst_sdp_message_get_media (sdp, i), key);
-      value = v ? v : "";
-    }
-    if (value.empty ())
-      continue;     // none anywhere, or at session level only
-    for (guint i = 0; i < gst_sdp_message_medias_len (sdp); i++) {
-      auto media = const_cast<GstSDPMedia *> (
-          gst_sdp_message_get_media (sdp, i));
-      if (gst_sdp_media_get_port (media) == 0 &&
-          !gst_sdp_media_get_attribute_val (media, key))
-        gst_sdp_media_add_attribute (media, key, value.c_str ());
-    }
-  }
-}
-
 }  // namespace
 
 struct RoomSession::PeerConnection {
@@ -145,6 +119,23 @@ RoomSession::~RoomSession ()
   stop ();
 }
 
+namespace {
+
+// Runs @fn once when @source dispatches on @context.
+void
+attach_once (GSource *source, GMainContext *context, std::function<void ()> fn)
+{
+  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
+        (*static_cast<std::function<void ()> *> (data)) ();
+        return G_SOURCE_REMOVE;
+      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
+        delete static_cast<std::function<void ()> *> (data);
+      });
+  g_source_attach (source, context);
+}
+
+}  // namespace
+
 bool
 RoomSession::post (std::function<void ()> fn)
 {
@@ -153,13 +144,7 @@ RoomSession::post (std::function<void ()> fn)
     return false;
   GSource *source = g_idle_source_new ();
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
-  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
-        (*static_cast<std::function<void ()> *> (data)) ();
-        return G_SOURCE_REMOVE;
-      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
-        delete static_cast<std::function<void ()> *> (data);
-      });
-  g_source_attach (source, context_);
+  attach_once (source, context_, std::move (fn));
   g_source_unref (source);
   return true;
 }
@@ -170,13 +155,7 @@ GSource *
 RoomSession::post_later (guint ms, std::function<void ()> fn)
 {
   GSource *source = g_timeout_source_new (ms);
-  g_source_set_callback (source, +[] (gpointer data) -> gboolean {
-        (*static_cast<std::function<void ()> *> (data)) ();
-        return G_SOURCE_REMOVE;
-      }, new std::function<void ()> (std::move (fn)), +[] (gpointer data) {
-        delete static_cast<std::function<void ()> *> (data);
-      });
-  g_source_attach (source, context_);
+  attach_once (source, context_, std::move (fn));
   return source;
 }
 
@@ -612,6 +591,8 @@ RoomSession::on_description (const std::string &peer_id,
         peer_id.c_str ());
     return;
   }
+  GST_LOG_OBJECT (log_object_, "%s's %s:\n%s", peer_id.c_str (),
+      type.c_str (), sdp_text.c_str ());
   complete_rejected_mlines (sdp);
   PeerConnection *pc = find_by_id (peer_id);
   const GstSDPOrigin *origin = gst_sdp_message_get_origin (sdp);
@@ -714,60 +695,26 @@ RoomSession::on_description (const std::string &peer_id,
   apply_remote (*pc, GST_WEBRTC_SDP_TYPE_OFFER, sdp);
 }
 
-// The encoding names of @media's rtpmap lines, comma-separated.
-static std::string
-codec_names (const GstSDPMedia *media)
-{
-  std::string names;
-  for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
-    const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
-    const char *name = g_strcmp0 (attr->key, "rtpmap") == 0 && attr->value ?
-        strchr (attr->value, ' ') : nullptr;     // "96 H264/90000"
-    if (!name)
-      continue;
-    std::string codec (name + 1, strcspn (name + 1, "/"));
-    // Retransmission and error correction formats are not codecs.
-    if (g_ascii_strcasecmp (codec.c_str (), "rtx") == 0 ||
-        g_ascii_strcasecmp (codec.c_str (), "red") == 0 ||
-        g_ascii_strcasecmp (codec.c_str (), "ulpfec") == 0)
-      continue;
-    if (names.find (codec) == std::string::npos)
-      names += (names.empty () ? "" : ", ") + codec;
-  }
-  return names;
-}
-
-// A peer that decodes none of the codecs we offer for a media rejects its
-// m-line (port 0); Firefox does so for H.264 where it has no OpenH264.
-// Nothing shows up there on its side, so say which media and codecs.
+// The media a peer's answer refused (refused_media), named in a warning:
+// nothing shows up there on its side.
 void
 RoomSession::warn_rejected_media (const PeerConnection &pc,
     const GstSDPMessage *answer)
 {
   GstWebRTCSessionDescription *offer = nullptr;
   g_object_get (pc.webrtcbin.get (), "local-description", &offer, nullptr);
-  for (guint i = 0; offer && i < gst_sdp_message_medias_len (answer); i++) {
-    if (gst_sdp_media_get_port (gst_sdp_message_get_media (answer, i)) != 0 ||
-        i >= gst_sdp_message_medias_len (offer->sdp))
-      continue;
-    const GstSDPMedia *ours = gst_sdp_message_get_media (offer->sdp, i);
-    bool bundle_only = false;
-    for (guint a = 0; a < gst_sdp_media_attributes_len (ours); a++)
-      bundle_only |= g_strcmp0 (gst_sdp_media_get_attribute (ours, a)->key,
-          "bundle-only") == 0;
-    if (gst_sdp_media_get_port (ours) == 0 && !bundle_only)
-      continue;     // we rejected it ourselves
-    std::string codecs = codec_names (ours);
+  if (!offer)
+    return;
+  for (const RefusedMedia &refused : refused_media (offer->sdp, answer)) {
     g_autofree char *text = g_strdup_printf ("Peer %s refused our %s (%s): "
         "it decodes none of these codecs.", pc.remote_id.c_str (),
-        GST_STR_NULL (gst_sdp_media_get_media (ours)), codecs.c_str ());
+        refused.media.c_str (), refused.codecs.c_str ());
     g_autofree char *debug = g_strdup_printf ("m-line %u rejected in the "
-        "answer", i);
+        "answer", refused.index);
     element_message (GST_MESSAGE_WARNING, GST_STREAM_ERROR,
         GST_STREAM_ERROR_CODEC_NOT_FOUND, text, debug);
   }
-  if (offer)
-    gst_webrtc_session_description_free (offer);
+  gst_webrtc_session_description_free (offer);
 }
 
 void
@@ -944,6 +891,20 @@ RoomSession::configure_webrtcbin (GstElement *webrtcbin)
   }
 }
 
+// webrtcbin notifies on its own thread; the webrtcbin is held until the
+// session thread has seen it.
+template <void (RoomSession::*Handler) (GstElement *)>
+void
+RoomSession::on_session_thread (GstElement *webrtcbin, GParamSpec *,
+    RoomSession *self)
+{
+  gst_object_ref (webrtcbin);
+  self->post ([self, webrtcbin] {
+        (self->*Handler) (webrtcbin);
+        gst_object_unref (webrtcbin);
+      });
+}
+
 RoomSession::PeerConnection *
 RoomSession::create_peer (const std::string &remote_id,
     const std::string &client_id, const std::string &name,
@@ -980,21 +941,11 @@ RoomSession::create_peer (const std::string &remote_id,
                 });
           }), this);
   g_signal_connect (webrtcbin, "notify::ice-gathering-state",
-      G_CALLBACK (+[] (GstElement * wb, GParamSpec *, RoomSession * self) {
-            gst_object_ref (wb);
-            self->post ([self, wb] {
-                  self->on_gathering_state (wb);
-                  gst_object_unref (wb);
-                });
-          }), this);
+      G_CALLBACK (on_session_thread<&RoomSession::on_gathering_state>),
+      this);
   g_signal_connect (webrtcbin, "notify::connection-state",
-      G_CALLBACK (+[] (GstElement * wb, GParamSpec *, RoomSession * self) {
-            gst_object_ref (wb);
-            self->post ([self, wb] {
-                  self->on_connection_state (wb);
-                  gst_object_unref (wb);
-                });
-          }), this);
+      G_CALLBACK (on_session_thread<&RoomSession::on_connection_state>),
+      this);
 
   gst_bin_add (host_.peer_bin (), webrtcbin);
   gst_element_sync_state_with_parent (webrtcbin);
@@ -1068,164 +1019,6 @@ struct PromiseTarget {
   ElementPtr webrtcbin;
   PromiseReply fn;
 };
-
-// a=setup of @media as a role, NONE when absent or unknown.
-GstWebRTCDTLSSetup
-dtls_setup_of (const GstSDPMedia *media)
-{
-  const char *setup = gst_sdp_media_get_attribute_val (media, "setup");
-  if (!setup)
-    return GST_WEBRTC_DTLS_SETUP_NONE;
-  if (g_str_equal (setup, "actpass"))
-    return GST_WEBRTC_DTLS_SETUP_ACTPASS;
-  if (g_str_equal (setup, "active"))
-    return GST_WEBRTC_DTLS_SETUP_ACTIVE;
-  if (g_str_equal (setup, "passive"))
-    return GST_WEBRTC_DTLS_SETUP_PASSIVE;
-  return GST_WEBRTC_DTLS_SETUP_NONE;
-}
-
-// Our DTLS role (ACTIVE: client, PASSIVE: server) for m-line @index as the
-// last completed negotiation settled it, or NONE.
-GstWebRTCDTLSSetup
-settled_dtls_role (const GstSDPMessage *local, const GstSDPMessage *remote,
-    guint index)
-{
-  if (index >= gst_sdp_message_medias_len (local) ||
-      index >= gst_sdp_message_medias_len (remote))
-    return GST_WEBRTC_DTLS_SETUP_NONE;
-  GstWebRTCDTLSSetup ours = dtls_setup_of (gst_sdp_message_get_media (local,
-          index));
-  GstWebRTCDTLSSetup theirs = dtls_setup_of (gst_sdp_message_get_media (remote,
-          index));
-  if (ours != GST_WEBRTC_DTLS_SETUP_ACTPASS)
-    return ours;
-  if (theirs == GST_WEBRTC_DTLS_SETUP_ACTIVE)
-    return GST_WEBRTC_DTLS_SETUP_PASSIVE;
-  if (theirs == GST_WEBRTC_DTLS_SETUP_PASSIVE)
-    return GST_WEBRTC_DTLS_SETUP_ACTIVE;
-  return GST_WEBRTC_DTLS_SETUP_NONE;
-}
-
-// webrtcbin answers every a=setup:actpass offer with active, even when an
-// earlier negotiation made it the DTLS server (it offered, the peer chose
-// active). Firefox re-offers with actpass on every renegotiation (Chromium
-// offers the role it already has), so both ends became DTLS clients and the
-// handshake failed. An answerer keeps the role in place (RFC 8842, 5.5):
-// @answer's a=setup lines are set to it.
-void
-keep_dtls_role (GstElement *webrtcbin, GstSDPMessage *answer)
-{
-  GstWebRTCSessionDescription *local = nullptr, *remote = nullptr;
-  g_object_get (webrtcbin, "current-local-description", &local,
-      "current-remote-description", &remote, nullptr);
-  if (local && remote) {
-    // New m-lines ride on the bundle's transport: the first m-line's role.
-    GstWebRTCDTLSSetup bundle_role = settled_dtls_role (local->sdp,
-        remote->sdp, 0);
-    for (guint i = 0; i < gst_sdp_message_medias_len (answer); i++) {
-      GstWebRTCDTLSSetup role = settled_dtls_role (local->sdp, remote->sdp, i);
-      if (role == GST_WEBRTC_DTLS_SETUP_NONE)
-        role = bundle_role;
-      if (role == GST_WEBRTC_DTLS_SETUP_NONE)
-        continue;
-      auto media = const_cast<GstSDPMedia *> (
-          gst_sdp_message_get_media (answer, i));
-      for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
-        const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, a);
-        if (g_strcmp0 (attr->key, "setup") != 0)
-          continue;
-        GstSDPAttribute kept = { nullptr, nullptr };
-        gst_sdp_attribute_set (&kept, "setup",
-            role == GST_WEBRTC_DTLS_SETUP_ACTIVE ? "active" : "passive");
-        gst_sdp_media_replace_attribute (media, a, &kept);
-        break;
-      }
-    }
-  }
-  if (local)
-    gst_webrtc_session_description_free (local);
-  if (remote)
-    gst_webrtc_session_description_free (remote);
-}
-
-static bool
-has_attribute (const GstSDPMedia *media, const char *key)
-{
-  for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++)
-    if (g_strcmp0 (gst_sdp_media_get_attribute (media, a)->key, key) == 0)
-      return true;
-  return false;
-}
-
-// An m-line the offer rejects (port 0, not bundle-only: Firefox re-offers so
-// a media it refused before) must be rejected in the answer too, but
-// webrtcbin answers it as an inactive member of the bundle without
-// a=rtcp-mux, and Firefox refuses that answer ("missing a=rtcp-mux, which is
-// required by rtcpMuxPolicy"): its renegotiation failed. Reject it in
-// @answer and leave it out of the bundle.
-void
-reject_what_the_offer_rejected (GstElement *webrtcbin, GstSDPMessage *answer)
-{
-  GstWebRTCSessionDescription *offer = nullptr;
-  g_object_get (webrtcbin, "remote-description", &offer, nullptr);
-  if (!offer)
-    return;
-  std::vector<std::string> rejected_mids;
-  for (guint i = 0; i < gst_sdp_message_medias_len (answer) &&
-      i < gst_sdp_message_medias_len (offer->sdp); i++) {
-    const GstSDPMedia *theirs = gst_sdp_message_get_media (offer->sdp, i);
-    if (gst_sdp_media_get_port (theirs) != 0 ||
-        has_attribute (theirs, "bundle-only"))
-      continue;
-    auto ours = const_cast<GstSDPMedia *> (
-        gst_sdp_message_get_media (answer, i));
-    gst_sdp_media_set_port_info (ours, 0, 0);
-    if (!has_attribute (ours, "rtcp-mux"))
-      gst_sdp_media_add_attribute (ours, "rtcp-mux", "");
-    if (const char *mid = gst_sdp_media_get_attribute_val (ours, "mid"))
-      rejected_mids.push_back (mid);
-  }
-  gst_webrtc_session_description_free (offer);
-  for (guint a = 0; a < gst_sdp_message_attributes_len (answer); a++) {
-    const GstSDPAttribute *attr = gst_sdp_message_get_attribute (answer, a);
-    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value ||
-        !g_str_has_prefix (attr->value, "BUNDLE"))
-      continue;
-    g_auto (GStrv) words = g_strsplit (attr->value, " ", -1);
-    std::string group;
-    for (char **w = words; *w; w++)
-      if (std::find (rejected_mids.begin (), rejected_mids.end (), *w) ==
-          rejected_mids.end ())
-        group += (group.empty () ? "" : " ") + std::string (*w);
-    GstSDPAttribute kept = { nullptr, nullptr };
-    gst_sdp_attribute_set (&kept, "group", group.c_str ());
-    gst_sdp_message_replace_attribute (answer, a, &kept);
-  }
-}
-
-// A member that receives nothing answers inactive (sendonly where it
-// sends): webrtcbin answers the m-lines it has no input for recvonly, and
-// the peer would send media that is only dropped here.
-void
-refuse_receiving (GstSDPMessage *answer)
-{
-  for (guint i = 0; i < gst_sdp_message_medias_len (answer); i++) {
-    auto media = const_cast<GstSDPMedia *> (gst_sdp_message_get_media (answer,
-            i));
-    for (guint a = 0; a < gst_sdp_media_attributes_len (media); a++) {
-      const char *key = gst_sdp_media_get_attribute (media, a)->key;
-      const char *now = g_strcmp0 (key, "recvonly") == 0 ? "inactive" :
-          g_strcmp0 (key, "sendrecv") == 0 ? "sendonly" : nullptr;
-      if (!now)
-        continue;
-      GstSDPAttribute replaced = { nullptr, nullptr };
-      gst_sdp_attribute_set (&replaced, now, "");
-      gst_sdp_media_replace_attribute (media, a, &replaced);
-      break;
-    }
-  }
-}
 
 }  // namespace
 
@@ -1323,6 +1116,27 @@ RoomSession::create_offer (PeerConnection &pc)
   gst_promise_unref (promise);
 }
 
+// What webrtcbin 1.22 gets wrong in an answer for the peers we meet
+// (sdp_fixups.h says why for each).
+void
+RoomSession::fix_up_answer (GstElement *webrtcbin, GstSDPMessage *answer)
+{
+  GstWebRTCSessionDescription *local = nullptr, *remote = nullptr,
+      *offer = nullptr;
+  g_object_get (webrtcbin, "current-local-description", &local,
+      "current-remote-description", &remote, "remote-description", &offer,
+      nullptr);
+  keep_dtls_role (answer, local ? local->sdp : nullptr,
+      remote ? remote->sdp : nullptr);
+  if (offer)
+    reject_what_the_offer_rejected (answer, offer->sdp);
+  if (!host_.receives ())
+    refuse_receiving (answer);
+  for (GstWebRTCSessionDescription *desc : {local, remote, offer})
+    if (desc)
+      gst_webrtc_session_description_free (desc);
+}
+
 void
 RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
     const GstStructure *reply)
@@ -1344,10 +1158,12 @@ RoomSession::on_local_description (GstElement *webrtcbin, GstWebRTCSDPType type,
   if (type == GST_WEBRTC_SDP_TYPE_ANSWER) {
     pc->unanswered_offer.clear ();
     pc->offer_candidates.clear ();
-    keep_dtls_role (webrtcbin, desc->sdp);
-    reject_what_the_offer_rejected (webrtcbin, desc->sdp);
-    if (!host_.receives ())
-      refuse_receiving (desc->sdp);
+    if (gst_debug_category_get_threshold (category_) >= GST_LEVEL_TRACE) {
+      g_autofree char *text = gst_sdp_message_as_text (desc->sdp);
+      GST_TRACE_OBJECT (log_object_, "webrtcbin's answer for %s, before "
+          "our fix-ups:\n%s", pc->remote_id.c_str (), text);
+    }
+    fix_up_answer (webrtcbin, desc->sdp);
   }
   g_signal_emit_by_name (webrtcbin, "set-local-description", desc, nullptr);
   if (type == GST_WEBRTC_SDP_TYPE_OFFER) {

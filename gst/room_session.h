@@ -146,12 +146,17 @@ private:
       GstSDPMessage * sdp);
   void warn_rejected_media (const PeerConnection & pc,
       const GstSDPMessage * answer);
+  void fix_up_answer (GstElement * webrtcbin, GstSDPMessage * answer);
   void on_local_description (GstElement * webrtcbin, GstWebRTCSDPType type,
       const GstStructure * reply);
   void add_candidate (PeerConnection & pc, unsigned mline,
       const std::string & candidate);
   void on_connection_state (GstElement * webrtcbin);
   void on_gathering_state (GstElement * webrtcbin);
+  // A webrtcbin notify:: handler that runs @Handler on the session thread.
+  template <void (RoomSession::*Handler) (GstElement *)>
+  static void on_session_thread (GstElement * webrtcbin, GParamSpec *,
+      RoomSession * self);
 
   void post_peer_message (const char *name, const PeerConnection & pc,
       const char *state = nullptr);

@@ -145,7 +145,7 @@ test('a page behind a lossy link gets what it lost sent again and its picture do
   });
   const sender = launch('videotestsrc is-live=true pattern=smpte horizontal-speed=4 ! '
     + 'video/x-raw,width=640,height=480,framerate=30/1 ! p2pcallsink peer-name=sender '
-    + `video-bitrate=600 room=lossy server=ws://127.0.0.1:${server.port}/ws`);
+    + `congestion-control=none video-bitrate=600 room=lossy server=ws://127.0.0.1:${server.port}/ws`);
   await waitOutput(sender, /p2pcall-joined/);
   const page = await openPage(callUrl(server, 'lossy', { name: 'Lossy', relay: '1' }));
   await waitInPage(page, () => [...window.p2pcall.state.members.values()]

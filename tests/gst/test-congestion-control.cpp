@@ -57,6 +57,22 @@ GST_START_TEST (test_ladder_shape)
 }
 GST_END_TEST;
 
+// The first periods of a connection count packets sent before the
+// receiver was ready as lost: a wide link keeps its start estimate, a
+// narrow one is found right after.
+GST_START_TEST (test_estimate_startup_loss)
+{
+  BandwidthEstimator estimator (100e3, 1500e3, 800e3);
+  LinkFeedback f;
+  f.sent_bps = 800e3;
+  f.loss = 0.4;
+  for (int i = 0; i < BandwidthEstimator::kStartupPeriods; i++)
+    fail_unless (estimator.update (f) >= 800e3);
+  fail_unless (estimator.update (f) < 800e3 * 0.6,
+      "loss after the start-up periods is not taken into account");
+}
+GST_END_TEST;
+
 GST_START_TEST (test_estimate_finds_capped_link)
 {
   // 316 kbit/s: coturn max-bps=40000 as measured.
@@ -117,11 +133,13 @@ GST_START_TEST (test_estimate_application_limited)
   fail_unless (estimator.estimate () <= BandwidthEstimator::kProbeHeadroom *
       f.sent_bps + 1, "%.0f", estimator.estimate ());
 
-  // Loss without a sent rate still lowers it; growing delay does too.
+  // Loss without a sent rate still lowers it (past the start-up periods,
+  // which ignore loss); growing delay does too.
   BandwidthEstimator lossy (100e3, 1500e3, 1000e3);
   LinkFeedback lost;
   lost.loss = 0.3;
-  lossy.update (lost);
+  for (int i = 0; i <= BandwidthEstimator::kStartupPeriods; i++)
+    lossy.update (lost);
   fail_unless (lossy.estimate () < 1000e3);
   BandwidthEstimator delayed (100e3, 1500e3, 1000e3);
   LinkFeedback queueing;
@@ -140,7 +158,7 @@ GST_START_TEST (test_layer_hysteresis)
   std::vector<LayerSpec> ladder = make_ladder (640, 480, 3, 100e3, 1500e3);
   LayerChooser chooser (0);
   // Down at once, to the layer that fits.
-  fail_unless_equals_int (chooser.update (ladder, 100e3), 2);
+  fail_unless_equals_int (chooser.update (ladder, ladder[1].min_bps * 0.9), 2);
   // Up only after the budget held for a while.
   double up = ladder[1].min_bps * LayerChooser::kUpMargin * 1.01;
   int periods = 0;
@@ -152,6 +170,23 @@ GST_START_TEST (test_layer_hysteresis)
   for (int i = 0; i < 20; i++)
     fail_unless_equals_int (chooser.update (ladder, ladder[0].min_bps * 1.1),
         1);
+}
+GST_END_TEST;
+
+// What a 320 kbit/s link leaves for video once the estimate holds under
+// its cap (about 200 kbit/s) is sent 320x240, not 160x120: a quarter of the
+// pixels plays smoothly there.
+GST_START_TEST (test_narrow_link_gets_half_size)
+{
+  std::vector<LayerSpec> ladder = make_ladder (640, 480, 3, 100e3, 1500e3);
+  fail_unless_equals_int (ladder[fitting_layer (ladder, 200e3)].width, 320);
+  // And a chooser on the lowest layer climbs there.
+  LayerChooser chooser (2);
+  for (int i = 0; i < LayerChooser::kUpPeriods; i++)
+    chooser.update (ladder, 200e3);
+  fail_unless_equals_int (ladder[chooser.layer ()].width, 320);
+  // 640x480 stays for links that carry it.
+  fail_unless (ladder[0].min_bps > 320e3);
 }
 GST_END_TEST;
 
@@ -266,10 +301,12 @@ congestion_control_suite (void)
   TCase *tc = tcase_create ("general");
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_ladder_shape);
+  tcase_add_test (tc, test_estimate_startup_loss);
   tcase_add_test (tc, test_estimate_finds_capped_link);
   tcase_add_test (tc, test_estimate_grows_on_clean_link);
   tcase_add_test (tc, test_estimate_application_limited);
   tcase_add_test (tc, test_layer_hysteresis);
+  tcase_add_test (tc, test_narrow_link_gets_half_size);
   tcase_add_test (tc, test_layer_no_flapping);
   tcase_add_test (tc, test_up_probe_after_lift);
   tcase_add_test (tc, test_up_probe_backs_off);

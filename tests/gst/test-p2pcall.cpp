@@ -30,6 +30,13 @@ GST_START_TEST (test_registration)
       nullptr);
   fail_unless_equals_int (bitrate, 1500);
   fail_unless_equals_int (codec, 0);
+  // One encoding for everyone unless told otherwise (for now).
+  GValue cc = G_VALUE_INIT;
+  g_object_get_property (G_OBJECT (sink), "congestion-control", &cc);
+  GEnumValue *mode = g_enum_get_value (G_ENUM_CLASS (g_type_class_peek (
+              G_VALUE_TYPE (&cc))), g_value_get_enum (&cc));
+  fail_unless_equals_string (mode->value_nick, "none");
+  g_value_unset (&cc);
   gst_util_set_object_arg (G_OBJECT (sink), "video-codec", "h264");
   g_object_get (sink, "video-codec", &codec, nullptr);
   fail_unless_equals_int (codec, 2);
@@ -505,7 +512,9 @@ GST_START_TEST (test_shared_quick_changes)
   fail_unless (wait_for ([&] { return videos_at (alice_view, 352, 288) == 1; }),
       "alice did not get bob's video after the quick changes");
   // Bob gets alice's picture on the connection made last, and only one
-  // connection is left.
+  // connection is left. (Counted once bob has it: the two directions of
+  // the last connection start their pictures in either order.)
+  wait_for ([&] { return videos_at (bob_view, 320, 240) >= 2; });
   guint outputs = bob_view.snapshot ().size ();
   fail_unless (wait_for ([&] {
             return videos_at (bob_view, 320, 240) >= 2 &&
