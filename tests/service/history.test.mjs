@@ -7,8 +7,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { startServer, stopAll } from '../browser/lib/harness.mjs';
+import { member } from './lib.mjs';
 
 const ADMIN = 'admin-secret-for-the-test';
 const dir = mkdtempSync(join(tmpdir(), 'p2pcall-history-'));
@@ -17,29 +17,14 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// A member whose client says what it is the way each kind does: a browser
-// sends a browser User-Agent, the elements libsoup's, the original app's
-// Node clients none.
-async function member(server, room, name, userAgent) {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers: userAgent ? { 'User-Agent': userAgent } : {} });
-  const inbox = [];
-  let wake = () => {};
-  ws.on('message', (data) => { inbox.push(JSON.parse(data)); wake(); });
-  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
-  const m = {
-    ws,
-    send: (msg) => ws.send(JSON.stringify(msg)),
-    async receive(type) {
-      for (;;) {
-        const i = inbox.findIndex((x) => x.type === type);
-        if (i >= 0) return inbox.splice(i, 1)[0];
-        await new Promise((resolve) => { wake = resolve; });
-      }
-    },
-    close: () => new Promise((resolve) => { ws.once('close', resolve); ws.close(); }),
-  };
+// A member of @room whose client says what it is the way each kind does: a
+// browser sends a browser User-Agent, the elements libsoup's, the original
+// app's Node clients none.
+async function joined(server, room, name, userAgent) {
+  const m = await member(server, { headers: userAgent ? { 'User-Agent': userAgent } : {} });
   m.send({ type: 'join-room', roomId: room, name });
   m.id = (await m.receive('joined')).id;
+  m.close = () => new Promise((resolve) => { m.ws.once('close', resolve); m.ws.close(); });
   return m;
 }
 
@@ -69,9 +54,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 test('a call is logged with its members, their kinds and times, and never its SDP', async () => {
   const db = join(dir, 'calls.db');
   const server = await historyServer(db);
-  const ada = await member(server, 'standup', 'Ada', BROWSER);
-  const gst = await member(server, 'standup', 'camera', ELEMENTS);
-  const plain = await member(server, 'standup', 'bot', null);
+  const ada = await joined(server, 'standup', 'Ada', BROWSER);
+  const gst = await joined(server, 'standup', 'camera', ELEMENTS);
+  const plain = await joined(server, 'standup', 'bot', null);
   ada.send({ type: 'offer', to: gst.id, offer: { type: 'offer', sdp: 'v=0\r\no=- 4242 2 IN IP4 127.0.0.1\r\ns=secret-session\r\n' } });
   await gst.receive('offer');
   const during = await api(server);
@@ -96,7 +81,7 @@ test('a call is logged with its members, their kinds and times, and never its SD
     assert.equal(m.address, undefined, 'no addresses without --history-addresses');
   }
   // A second call in the same room is a second entry, newest first.
-  const again = await member(server, 'standup', 'Ada', BROWSER);
+  const again = await joined(server, 'standup', 'Ada', BROWSER);
   await again.close();
   await sleep(300);
   assert.equal((await api(server, '?room=standup')).body.length, 2);
@@ -145,7 +130,7 @@ test('only the admin reads the history, with a clear 401 otherwise', async () =>
 
 test('addresses only with --history-addresses', async () => {
   const server = await historyServer(join(dir, 'addresses.db'), ['--history-addresses']);
-  const m = await member(server, 'where', 'Ada', BROWSER);
+  const m = await joined(server, 'where', 'Ada', BROWSER);
   await m.close();
   await sleep(300);
   const { body } = await api(server);
@@ -156,8 +141,8 @@ test('addresses only with --history-addresses', async () => {
 test('calls open when the server stops or crashes are closed at the next start', async () => {
   const db = join(dir, 'crash.db');
   let server = await historyServer(db);
-  await member(server, 'killed', 'Ada', BROWSER);
-  await member(server, 'killed', 'Bob', BROWSER);
+  await joined(server, 'killed', 'Ada', BROWSER);
+  await joined(server, 'killed', 'Bob', BROWSER);
   // Killed outright: nobody's leave is written.
   server.process.kill('SIGKILL');
   await new Promise((resolve) => server.process.once('exit', resolve));
@@ -175,7 +160,7 @@ test('calls open when the server stops or crashes are closed at the next start',
 test('calls older than --history-days are forgotten', async () => {
   const db = join(dir, 'old.db');
   let server = await historyServer(db);
-  const m = await member(server, 'recent', 'Ada', BROWSER);
+  const m = await joined(server, 'recent', 'Ada', BROWSER);
   await m.close();
   await sleep(300);
   await server.stop();

@@ -3,10 +3,11 @@
 import WebSocket from 'ws';
 
 // A member whose incoming messages can be awaited by type. Over wss it
-// takes the test's self-signed certificate.
-export async function member(server) {
+// takes the test's self-signed certificate. @headers go into the handshake
+// (a User-Agent, say).
+export async function member(server, { headers = {} } = {}) {
   const scheme = server.url.startsWith('https:') ? 'wss' : 'ws';
-  const ws = new WebSocket(`${scheme}://127.0.0.1:${server.port}/ws`, { rejectUnauthorized: false });
+  const ws = new WebSocket(`${scheme}://127.0.0.1:${server.port}/ws`, { rejectUnauthorized: false, headers });
   const inbox = [];
   let wake = () => {};
   ws.on('message', (data) => { inbox.push(JSON.parse(data)); wake(); });
