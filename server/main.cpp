@@ -121,6 +121,10 @@ server_options ()
       "P2PCALL_MAX_CONNECTIONS_PER_ADDRESS", K::kInteger,
       count (kDefaultMaxConnectionsPerAddress), 1, 1000000,
       "Open WebSockets per client address", "N", false},
+    {"trusted-proxy", 0, "P2PCALL_TRUSTED_PROXIES", K::kList, "", 0, 0,
+      "Reverse proxy (address or CIDR range), repeatable: from it the client "
+      "address is the one its Forwarded or X-Forwarded-For header names, for "
+      "the per-address cap, the logs and the history", "ADDR", false},
     {"max-http-connections", 0, "P2PCALL_MAX_HTTP_CONNECTIONS", K::kInteger,
       count (kDefaultMaxHttpConnections), 1, 1000000,
       "Open connections that are not WebSockets (yet); over it the oldest is "
@@ -301,6 +305,10 @@ configure_server (const Config &config, Secrets &secrets,
   options.max_connections_per_address = (guint) per_address;
   options.max_http_connections = (guint) http_connections;
   options.allowed_origins = config.list ("allowed-origin");
+  if (!options.trusted_proxies.parse (config.list ("trusted-proxy"), error)) {
+    error = config.origin ("trusted-proxy") + ": " + error;
+    return false;
+  }
   options.registry.max_room_size = (std::size_t) room_size;
   options.registry.messages_per_second = rate;
   options.registry.burst = burst;

@@ -657,6 +657,24 @@ remote_address (SoupServerMessage *msg)
   return text;
 }
 
+}  // namespace
+
+std::string
+SignallingServer::client_address (SoupServerMessage *msg) const
+{
+  GSocketAddress *addr = soup_server_message_get_remote_address (msg);
+  if (options_.trusted_proxies.empty () || !addr ||
+      !G_IS_INET_SOCKET_ADDRESS (addr))
+    return remote_address (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  return options_.trusted_proxies.client (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (addr)),
+      soup_message_headers_get_one (headers, "Forwarded"),
+      soup_message_headers_get_one (headers, "X-Forwarded-For"));
+}
+
+namespace {
+
 // "scheme://host[:port]" in lower case, without a default port.
 std::string
 normalise_origin (const char *origin)
@@ -702,7 +720,7 @@ SignallingServer::origin_allowed (SoupServerMessage *msg) const
 bool
 SignallingServer::admit_upgrade (SoupServerMessage *msg)
 {
-  std::string remote = remote_address (msg);
+  std::string remote = client_address (msg);
   if (!origin_allowed (msg)) {
     const char *origin = soup_message_headers_get_one (
         soup_server_message_get_request_headers (msg), "Origin");
@@ -818,7 +836,7 @@ void
 SignallingServer::add_connection (SoupServerMessage *msg,
     SoupWebsocketConnection *ws)
 {
-  std::string remote = remote_address (msg);
+  std::string remote = client_address (msg);
   connections_per_address_[remote]++;
   ConnectionId id = next_id_++;
   auto conn = std::make_unique<Connection> (this, id, ws, remote);

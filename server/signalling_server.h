@@ -5,6 +5,7 @@
 
 #include "metered_stream.h"
 #include "call_history.h"
+#include "forwarded.h"
 #include "room_registry.h"
 #include "static_files.h"
 
@@ -55,6 +56,9 @@ struct ServerOptions {
   // own ("*": any). Clients that send no Origin (the elements,
   // command-line tools) are not browsers and are let through.
   std::vector<std::string> allowed_origins;
+  // Reverse proxies whose Forwarded / X-Forwarded-For headers name the
+  // client (for the per-address cap, the logs and the history).
+  TrustedProxies trusted_proxies;
   // With a certificate the server speaks https and wss only.
   GTlsCertificate *tls_certificate = nullptr;
   RegistryConfig registry;
@@ -121,6 +125,9 @@ private:
   // status and returns false when it may not go ahead.
   bool admit_upgrade (SoupServerMessage * msg);
   bool origin_allowed (SoupServerMessage * msg) const;
+  // The client's address: the peer's, or behind a trusted proxy the one its
+  // headers name.
+  std::string client_address (SoupServerMessage * msg) const;
 
   ServerOptions options_;
   RoomRegistry registry_;
