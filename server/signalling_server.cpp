@@ -310,7 +310,7 @@ SignallingServer::add_http_connection (GSocket *socket)
   };
   conn->meter->on_closed = [this, key] { http_.erase (key); };
   http_[key] = std::move (conn);
-  if (!options_.tls_certificate) {
+  if (!certificate_) {
     hand_to_soup (stream, local, remote);
     return;
   }
